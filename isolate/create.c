@@ -1,0 +1,339 @@
+/* The container driver, parent side: stage1 joins namespaces given by
+ * path and clones the init into new ones; the parent maps ids, runs the
+ * runtime hooks when the init asks, and returns once it waits for start. */
+#define _GNU_SOURCE
+#include "isolate.h"
+#include "internal.h"
+#include "../runtime/cleanup.h"
+#include "../runtime/fdpass.h"
+#include "../runtime/hooks.h"
+#include "../runtime/log.h"
+#include "../runtime/util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define INIT_SOCK "init.sock"
+
+static _Noreturn void stage1_fail(int sync_fd, struct cell_err *err)
+{
+	sync_send(sync_fd, SYNC_ERROR, 0, err->msg, strlen(err->msg));
+	_exit(1);
+}
+
+static int write_time_offsets(const struct cell_spec *s, struct cell_err *err)
+{
+	char buf[128];
+
+	snprintf(buf, sizeof(buf), "monotonic %lld %lld\nboottime %lld %lld\n",
+		 (long long)s->time_offset_secs[0], (long long)s->time_offset_nsecs[0],
+		 (long long)s->time_offset_secs[1], (long long)s->time_offset_nsecs[1]);
+	if (cell_write_string("/proc/self/timens_offsets", buf, err) < 0)
+		return cell_err_wrap(err, "linux.timeOffsets");
+	return 0;
+}
+
+/* A forked child: joins the namespaces given by path (user first, mount
+ * last, all opened before any join), then clones the init. */
+static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int listen_fd)
+{
+	static const enum cell_ns_type order[] = {
+		CELL_NS_USER, CELL_NS_PID, CELL_NS_NET, CELL_NS_IPC, CELL_NS_UTS,
+		CELL_NS_CGROUP, CELL_NS_TIME, CELL_NS_MNT,
+	};
+	const struct cell_spec *s = req->spec;
+	struct cell_err err = { 0 };
+	int nsfd[CELL_NS__COUNT];
+	unsigned long flags = 0;
+	pid_t pid;
+
+	sigset_t none;
+
+	/* the lock belongs to the parent alone */
+	close(req->state_dirfd);
+	/* `cell run` blocks the signals it forwards; the guest must not inherit that */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	for (int t = 0; t < CELL_NS__COUNT; t++) {
+		nsfd[t] = -1;
+		if (!s->has_ns[t])
+			continue;
+		if (!s->ns[t].path) {
+			if (t != CELL_NS_TIME)
+				flags |= cell_ns_clone_flag(t);
+			continue;
+		}
+		nsfd[t] = open(s->ns[t].path, O_RDONLY | O_CLOEXEC);
+		if (nsfd[t] < 0) {
+			cell_err_set(&err, errno, "linux.namespaces: %s namespace %s", cell_ns_name(t), s->ns[t].path);
+			stage1_fail(sync_fd, &err);
+		}
+	}
+	for (size_t i = 0; i < CELL_ARRAY_SIZE(order); i++) {
+		int t = order[i];
+		if (nsfd[t] >= 0 && setns(nsfd[t], cell_ns_clone_flag(t)) < 0) {
+			cell_err_set(&err, errno, "linux.namespaces: join %s namespace %s", cell_ns_name(t),
+				     s->ns[t].path);
+			stage1_fail(sync_fd, &err);
+		}
+	}
+	/* a new time namespace applies to children, after its offsets are set */
+	if (s->has_ns[CELL_NS_TIME] && !s->ns[CELL_NS_TIME].path) {
+		if (unshare(cell_ns_clone_flag(CELL_NS_TIME)) < 0) {
+			cell_err_set(&err, errno, "linux.namespaces: new time namespace");
+			stage1_fail(sync_fd, &err);
+		}
+		if (s->has_time_offsets && write_time_offsets(s, &err) < 0)
+			stage1_fail(sync_fd, &err);
+	}
+	pid = syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL, NULL);
+	if (pid < 0) {
+		cell_err_set(&err, errno, "clone the container init");
+		stage1_fail(sync_fd, &err);
+	}
+	if (pid == 0)
+		isolate_init_main(req, sync_fd, listen_fd);
+	sync_send(sync_fd, SYNC_PID, pid, NULL, 0);
+	_exit(0);
+}
+
+static int write_idmap(pid_t pid, const char *file, const struct cell_idmap *m, size_t n,
+		       struct cell_err *err)
+{
+	char path[64], *buf;
+	size_t len = 0, cap = n * 36 + 1;
+	int r;
+
+	buf = malloc(cap);
+	if (!buf)
+		return cell_err_set(err, ENOMEM, "%s", file);
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++)
+		len += snprintf(buf + len, cap - len, "%u %u %u\n", m[i].container_id, m[i].host_id,
+				m[i].size);
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	r = cell_write_string(path, buf, err);
+	free(buf);
+	return r;
+}
+
+static int map_ids(const struct cell_spec *s, pid_t pid, struct cell_err *err)
+{
+	if (!s->has_ns[CELL_NS_USER] || s->ns[CELL_NS_USER].path)
+		return 0;
+	if (write_idmap(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0)
+		return cell_err_wrap(err, "linux.uidMappings");
+	if (write_idmap(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
+		return cell_err_wrap(err, "linux.gidMappings");
+	return 0;
+}
+
+static int listen_init_sock(int dirfd, struct cell_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return cell_err_set(err, errno, "socket");
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/" INIT_SOCK, dirfd);
+	unlinkat(dirfd, INIT_SOCK, 0);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)
+		return cell_err_set(err, errno, "listen on " INIT_SOCK);
+	return CELL_STEAL_FD(fd);
+}
+
+/* Kill a process that may not be our child, and wait until it is gone. */
+static void kill_and_wait(pid_t pid)
+{
+	_cleanup_close_ int pfd = cell_pidfd_open(pid);
+	struct pollfd p = { .fd = pfd, .events = POLLIN };
+
+	if (pfd < 0)
+		return;
+	syscall(SYS_pidfd_send_signal, pfd, SIGKILL, NULL, 0);
+	poll(&p, 1, 10000);
+	waitpid(pid, NULL, WNOHANG);
+}
+
+static int parent_recv(int sync_fd, enum sync_type *type, int32_t *value, struct cell_err *err)
+{
+	_cleanup_free_ char *payload = NULL;
+	int r = sync_recv(sync_fd, type, value, &payload, NULL, err);
+
+	if (r < 0)
+		return -1;
+	if (r == 1)
+		return cell_err_set(err, 0, "container init exited during create");
+	if (*type == SYNC_ERROR)
+		return cell_err_set(err, 0, "%s", payload ? payload : "container init failed");
+	return 0;
+}
+
+static int parent_drive(const struct cell_create_req *req, int sync_fd, pid_t s1, pid_t *init,
+			struct cell_err *err)
+{
+	enum sync_type type;
+	int32_t value = 0;
+	char *creating, *created, *payload;
+	size_t l1, l2;
+	int r;
+
+	r = parent_recv(sync_fd, &type, &value, err);
+	waitpid(s1, NULL, 0);
+	if (r < 0)
+		return -1;
+	if (type != SYNC_PID || value <= 0)
+		return cell_err_set(err, EPROTO, "container init");
+	*init = value;
+	if (req->on_pid(req->arg, *init, err) < 0 || map_ids(req->spec, *init, err) < 0)
+		return -1;
+	creating = req->state_json(req->arg, "creating");
+	created = req->state_json(req->arg, "created");
+	if (!creating || !created) {
+		free(creating);
+		free(created);
+		return cell_err_set(err, ENOMEM, "state");
+	}
+	l1 = strlen(creating);
+	l2 = strlen(created);
+	payload = malloc(l1 + l2 + 2);
+	if (payload) {
+		memcpy(payload, creating, l1 + 1);
+		memcpy(payload + l1 + 1, created, l2 + 1);
+	}
+	free(creating);
+	free(created);
+	if (!payload)
+		return cell_err_set(err, ENOMEM, "state");
+	r = sync_send(sync_fd, SYNC_GO, 0, payload, l1 + l2 + 2);
+	free(payload);
+	if (r < 0)
+		return cell_err_set(err, errno, "container init");
+	for (;;) {
+		if (parent_recv(sync_fd, &type, NULL, err) < 0)
+			return -1;
+		if (type == SYNC_CREATED)
+			return 0;
+		if (type != SYNC_RUNTIME_HOOKS)
+			return cell_err_set(err, EPROTO, "container init");
+		if (req->on_namespaces(req->arg, err) < 0) {
+			sync_send(sync_fd, SYNC_ERROR, 0, NULL, 0);
+			return -1;
+		}
+		if (sync_send(sync_fd, SYNC_RUNTIME_HOOKS_DONE, 0, NULL, 0) < 0)
+			return cell_err_set(err, errno, "container init");
+	}
+}
+
+static int container_create(const struct cell_create_req *req, pid_t *out, struct cell_err *err)
+{
+	_cleanup_close_ int listen_fd = -1;
+	int sync[2];
+	pid_t s1, init = 0;
+	int r;
+
+	listen_fd = listen_init_sock(req->state_dirfd, err);
+	if (listen_fd < 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
+		return cell_err_set(err, errno, "socketpair");
+	s1 = fork();
+	if (s1 < 0) {
+		close(sync[0]);
+		close(sync[1]);
+		return cell_err_set(err, errno, "fork");
+	}
+	if (s1 == 0) {
+		close(sync[0]);
+		stage1(req, sync[1], listen_fd);
+	}
+	close(sync[1]);
+	r = parent_drive(req, sync[0], s1, &init, err);
+	close(sync[0]);
+	if (r < 0) {
+		if (init > 0)
+			kill_and_wait(init);
+		unlinkat(req->state_dirfd, INIT_SOCK, 0);
+		return -1;
+	}
+	*out = init;
+	return 0;
+}
+
+static int container_start(int dirfd, pid_t pid, struct cell_err *err)
+{
+	char path[64], msg[CELL_ERR_MSG_MAX];
+	_cleanup_close_ int fd = -1;
+	size_t len = 0;
+	ssize_t n;
+
+	(void)pid;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/" INIT_SOCK, dirfd);
+	fd = cell_unix_connect(path, err);
+	if (fd < 0)
+		return cell_err_wrap(err, "container init is not waiting");
+	if (cell_write_all(fd, "start", 5) < 0)
+		return cell_err_set(err, errno, "start");
+	/* EOF with nothing said: the init's execve closed the socket */
+	while ((n = read(fd, msg + len, sizeof(msg) - 1 - len)) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return cell_err_set(err, errno, "start");
+		len += n;
+		if (len == sizeof(msg) - 1)
+			break;
+	}
+	unlinkat(dirfd, INIT_SOCK, 0);
+	if (len) {
+		msg[len] = '\0';
+		return cell_err_set(err, 0, "%s", msg);
+	}
+	return 0;
+}
+
+static int signal_pid(pid_t pid, uint64_t start, int sig, struct cell_err *err)
+{
+	_cleanup_close_ int pfd = cell_pidfd_open(pid);
+
+	/* the pidfd pins the process; its start time proves it is ours */
+	if (pfd < 0 || !cell_proc_alive(pid, start))
+		return cell_err_set(err, ESRCH, "container process %d", (int)pid);
+	if (syscall(SYS_pidfd_send_signal, pfd, sig, NULL, 0) < 0)
+		return cell_err_set(err, errno, "signal %d to %d", sig, (int)pid);
+	return 0;
+}
+
+static int container_kill(pid_t pid, uint64_t start, int sig, bool all, struct cell_err *err)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+
+	if (!all)
+		return signal_pid(pid, start, sig, err);
+	if (procs_list(pid, start, &pids, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (kill(pids[i], sig) < 0 && errno != ESRCH)
+			return cell_err_set(err, errno, "signal %d to %d", sig, (int)pids[i]);
+	return 0;
+}
+
+const struct cell_driver cell_container_driver = {
+	.kind = "container",
+	.create = container_create,
+	.start = container_start,
+	.kill = container_kill,
+	.pids = procs_list,
+};

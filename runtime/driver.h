@@ -1,0 +1,51 @@
+/* The interface every guest kind implements (isolate/ for containers,
+ * vmshim/ for microVMs). runtime/ calls it and decides all policy. */
+#ifndef CELL_DRIVER_H
+#define CELL_DRIVER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "err.h"
+#include "spec.h"
+
+/* Runs a list of hooks with the state JSON on stdin; the runtime owns the
+ * semantics, drivers call it for the hooks that run inside the guest. */
+typedef int (*cell_hook_runner)(const struct cell_hook *hooks, size_t n, const char *kind,
+				const char *state_json, struct cell_err *err);
+
+struct cell_create_req {
+	const char *id;
+	const struct cell_spec *spec;
+	int state_dirfd;             /* the guest's state directory */
+	int console_fd;              /* connected console socket, or -1 */
+	int preserve_fds;            /* fds 3 .. 3+N-1 pass to the guest process */
+	bool no_pivot;
+	bool no_new_keyring;
+
+	/* The init's pid is known (host pid namespace): record it at once
+	 * so `delete --force` can find it after a crash. */
+	int (*on_pid)(void *arg, pid_t pid, struct cell_err *err);
+	/* State JSON with the given status, for hooks. Caller frees. */
+	char *(*state_json)(void *arg, const char *status);
+	/* The guest's namespaces exist, its root is not pivoted yet: the
+	 * runtime runs the prestart and createRuntime hooks. */
+	int (*on_namespaces)(void *arg, struct cell_err *err);
+	cell_hook_runner run_hooks;
+	void *arg;
+};
+
+struct cell_driver {
+	const char *kind;
+	/* Bring the guest to "created": its process exists and waits. */
+	int (*create)(const struct cell_create_req *req, pid_t *pid, struct cell_err *err);
+	/* Let the created guest run its process; returns when it has started. */
+	int (*start)(int state_dirfd, pid_t pid, struct cell_err *err);
+	/* Signal the guest (all = every process of it). */
+	int (*kill)(pid_t pid, uint64_t pid_start, int sig, bool all, struct cell_err *err);
+	/* The pids of the guest's processes (host namespace), NULL-ended. */
+	int (*pids)(pid_t pid, uint64_t pid_start, pid_t **out, size_t *n, struct cell_err *err);
+};
+
+#endif
