@@ -47,7 +47,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libcell.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
-unit: $(UNIT_BINS)
+$(BUILD)/tests/recvtty: tests/integration/recvtty.c $(BUILD)/libcell.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+unit: $(UNIT_BINS) $(BUILD)/tests/recvtty
 
 # libFuzzer harness: clang only, always with ASan+UBSan
 $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c runtime/spec.c runtime/schema.c runtime/err.c runtime/util.c

@@ -44,6 +44,25 @@ static int write_time_offsets(const struct cell_spec *s, struct cell_err *err)
 	return 0;
 }
 
+static int cmp_int(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* Close every fd >= from except those in keep[]. */
+static void close_fds_except(int from, int *keep, size_t n)
+{
+	qsort(keep, n, sizeof(int), cmp_int);
+	for (size_t i = 0; i < n; i++) {
+		if (keep[i] < from)
+			continue;
+		if (keep[i] > from)
+			syscall(SYS_close_range, from, keep[i] - 1, 0);
+		from = keep[i] + 1;
+	}
+	syscall(SYS_close_range, from, ~0U, 0);
+}
+
 /* A forked child: joins the namespaces given by path (user first, mount
  * last, all opened before any join), then clones the init. */
 static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int listen_fd)
@@ -62,6 +81,8 @@ static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int
 
 	/* the lock belongs to the parent alone */
 	close(req->state_dirfd);
+	/* the guest gets stdio and the preserved fds; nothing else the caller had */
+	close_fds_except(3 + req->preserve_fds, (int[]){ sync_fd, listen_fd, req->console_fd }, 3);
 	/* `cell run` blocks the signals it forwards; the guest must not inherit that */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -127,6 +127,10 @@ int rootfs_finish(struct rootfs_ctx *rc, struct cell_err *err)
 {
 	const struct cell_spec *s = rc->spec;
 
+	/* the root mount itself gets the asked propagation (it was made
+	 * private above so pivot_root would accept it) */
+	if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
+		return cell_err_set(err, errno, "linux.rootfsPropagation");
 	for (char **p = s->masked_paths; p && *p; p++)
 		if (mask_path(*p, err) < 0)
 			return -1;

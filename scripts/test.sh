@@ -1,0 +1,91 @@
+#!/bin/bash
+# The README's test command (make test): install what is missing, build the
+# plain and the ASan+UBSan variants, then run unit tests (cmocka), the
+# integration suite (BATS, through the cell binary), the fuzzer for a bounded
+# time and the nested lab. Ends with "N passed, N failed, N skipped".
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$PWD
+passed=0 failed=0 skipped=0
+log=$(mktemp -d /tmp/cell-test.XXXXXX)
+trap 'rm -rf "$log"' EXIT
+
+# Count a TAP stream: "ok" (skips apart) passes, "not ok" fails.
+count_tap() {
+	local f=$1 p s n
+	p=$(grep -E '^ok ' "$f" | grep -viEc '# skip') || true
+	s=$(grep -E '^ok ' "$f" | grep -icE '# skip') || true
+	n=$(grep -cE '^not ok ' "$f") || true
+	# a plan of 1..0 with a skip reason counts as one skipped suite
+	if grep -qiE '^1\.\.0 # skip' "$f"; then s=$((s + 1)); fi
+	passed=$((passed + p)) skipped=$((skipped + s)) failed=$((failed + n))
+}
+
+# run_suite NAME CMD...: run, show the TAP, count it; a non-zero exit
+# with no failing test line still counts as one failure.
+run_suite() {
+	local name=$1 out="$log/$1.tap" rc before=$failed
+	shift
+	echo "# --- $name"
+	"$@" >"$out" 2>"$log/$name.err"
+	rc=$?
+	cat "$out"
+	count_tap "$out"
+	if ((rc != 0 && failed == before)); then
+		echo "not ok - $name exited with status $rc"
+		tail -n 20 "$log/$name.err" | sed 's/^/# /'
+		failed=$((failed + 1))
+	elif ((rc != 0)); then
+		tail -n 20 "$log/$name.err" | sed 's/^/# /'
+	fi
+}
+
+step() {
+	local name=$1
+	shift
+	echo "# --- $name"
+	if "$@" >"$log/step.out" 2>&1; then
+		return 0
+	fi
+	tail -n 40 "$log/step.out"
+	echo "not ok - $name"
+	failed=$((failed + 1))
+	return 1
+}
+
+finish() {
+	echo
+	echo "$passed passed, $failed failed, $skipped skipped"
+	((failed == 0))
+	exit $?
+}
+
+step setup bash scripts/setup.sh || finish
+step build make -j2 all unit || finish
+step build-san make -j2 SAN=1 all unit || finish
+
+unit_tap() { # BIN: cmocka in TAP mode
+	CMOCKA_MESSAGE_OUTPUT=TAP "$1"
+}
+for t in build/tests/test_*; do
+	[[ -x $t ]] && run_suite "unit-$(basename "$t")" unit_tap "$t"
+done
+for t in build-san/tests/test_*; do
+	[[ -x $t ]] && run_suite "unit-san-$(basename "$t")" unit_tap "$t"
+done
+
+export CELL_TEST_REPO=$repo
+run_suite integration env CELL="$repo/build/cell" bats --tap tests/integration
+# the same suite against the sanitizer build: memory errors in any path fail it
+run_suite integration-san env CELL="$repo/build-san/cell" \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	bats --tap tests/integration
+
+if [[ -x tests/fuzz/run.sh ]] && step build-fuzz make fuzz; then
+	run_suite fuzz tests/fuzz/run.sh build/fuzz/fuzz_spec "${CELL_FUZZ_SECONDS:-60}"
+fi
+
+if [[ -x tests/lab/run.sh ]]; then
+	run_suite lab env CELL="$repo/build/cell" tests/lab/run.sh tests/lab/*.bats
+fi
+finish
