@@ -21,7 +21,11 @@ printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$dir/rootfs/etc/group"
 rm -f "$dir/config.json"
 "$cell" spec --bundle "$dir"
 args='["sh"]'
-if (($#)); then args=$(printf '%s\n' "$@" | jq -R . | jq -s -c .); fi
+if (($#)); then
+	# one --arg per word: jq 1.6 reads options after --args and drops NULs
+	args='[]'
+	for a in "$@"; do args=$(jq -c --arg a "$a" '. + [$a]' <<<"$args"); done
+fi
 jq --argjson a "$args" '.process.terminal = false | .process.args = $a | .root.readonly = false' \
 	"$dir/config.json" >"$dir/config.json.new"
 mv "$dir/config.json.new" "$dir/config.json"

@@ -44,8 +44,8 @@ cfg() {
 
 # args CMD...: the container's process.
 args() {
-	local a
-	a=$(printf '%s\n' "$@" | jq -R . | jq -s -c .)
+	local a='[]' w
+	for w in "$@"; do a=$(jq -c --arg w "$w" '. + [$w]' <<<"$a"); done
 	cfg '.process.args = $a' --argjson a "$a"
 }
 
