@@ -9,7 +9,7 @@ CC       ?= cc
 SAN      ?=
 BUILD    ?= $(if $(SAN),build-san,build)
 
-PKGS     := jansson
+PKGS     := jansson libseccomp libcap libcgroup libarchive libcrypto libcurl
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
             -fno-strict-aliasing -D_FORTIFY_SOURCE=2 -DCELL_VERSION='"$(VERSION)"' \

@@ -36,10 +36,12 @@ int cell_err_wrap(struct cell_err *err, const char *fmt, ...)
 	va_end(ap);
 	memcpy(old, err->msg, sizeof(old));
 	size_t pl = strnlen(prefix, sizeof(err->msg) - 3);
+	size_t ol = strnlen(old, sizeof(err->msg) - pl - 3);
 
 	memcpy(err->msg, prefix, pl);
 	memcpy(err->msg + pl, ": ", 2);
-	snprintf(err->msg + pl + 2, sizeof(err->msg) - pl - 2, "%s", old);
+	memcpy(err->msg + pl + 2, old, ol);
+	err->msg[pl + 2 + ol] = '\0';
 	return -1;
 }
 

@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
 	build-essential pkg-config clang llvm
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev
-	libcgroup-dev libarchive-dev libssl-dev
+	libcgroup-dev libarchive-dev libssl-dev libcurl4-openssl-dev zstd
 	libcmocka-dev bats jq busybox-static iproute2 procps time
 	runc
 )
