@@ -36,6 +36,9 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
+# the default seccomp profile is linked in as data
+$(BUILD)/runtime/seccomp_default.o: runtime/seccomp-default.json
+
 $(BUILD)/libcell.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -51,10 +54,15 @@ $(BUILD)/tests/recvtty: tests/integration/recvtty.c $(BUILD)/libcell.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-unit: $(UNIT_BINS) $(BUILD)/tests/recvtty
+# runs inside busybox containers, which have no libc: static, no sanitizers
+$(BUILD)/tests/probe: tests/integration/probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -static -o $@ $<
+
+unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe
 
 # libFuzzer harness: clang only, always with ASan+UBSan
-$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c runtime/spec.c runtime/schema.c runtime/err.c runtime/util.c
+$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c runtime/spec.c runtime/spec_kernel.c runtime/schema.c runtime/err.c runtime/util.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -DCELL_VERSION='"$(VERSION)"' \
 		$(shell pkg-config --cflags jansson) -o $@ $^ $(LDLIBS)

@@ -16,18 +16,31 @@ struct cell_command {
 	const char *name;
 	const char *summary;
 	int (*fn)(struct cli *g, int argc, char **argv);
+	bool enters_guest;           /* runs cell code inside the guest: re-exec sealed */
 };
 
 int cmd_create(struct cli *g, int argc, char **argv);
 int cmd_start(struct cli *g, int argc, char **argv);
 int cmd_run(struct cli *g, int argc, char **argv);
 int cmd_state(struct cli *g, int argc, char **argv);
+int cmd_exec(struct cli *g, int argc, char **argv);
 int cmd_kill(struct cli *g, int argc, char **argv);
 int cmd_delete(struct cli *g, int argc, char **argv);
 int cmd_list(struct cli *g, int argc, char **argv);
 int cmd_ps(struct cli *g, int argc, char **argv);
 int cmd_spec(struct cli *g, int argc, char **argv);
 int cmd_features(struct cli *g, int argc, char **argv);
+int cmd_update(struct cli *g, int argc, char **argv);
+int cmd_pause(struct cli *g, int argc, char **argv);
+int cmd_resume(struct cli *g, int argc, char **argv);
+int cmd_events(struct cli *g, int argc, char **argv);
+int cmd_image(struct cli *g, int argc, char **argv);
+int cmd_bundle(struct cli *g, int argc, char **argv);
+int cmd_pull(struct cli *g, int argc, char **argv);
+/* run/create --image: a fresh bundle of REF under the store (image.c). */
+int cli_image_bundle(struct cli *g, const char *store, const char *ref, const char *id, char **dir);
+/* Undo cli_image_bundle once the container is gone; other bundles stay. */
+void cli_image_release(const char *bundle);
 
 /* Print "cell: COMMAND: message" (and log it); returns 1. */
 int cli_fail(struct cli *g, const struct cell_err *err);

@@ -230,6 +230,7 @@ int cmd_spec(struct cli *g, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, 'b' },
+		{ "rootless", no_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -237,21 +238,25 @@ int cmd_spec(struct cli *g, int argc, char **argv)
 	_cleanup_free_ char *path = NULL, *text = NULL;
 	struct cell_err err = { 0 };
 	_cleanup_close_ int fd = -1;
+	bool rootless = false;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "b:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'b': bundle = optarg; break;
+		case 'r': rootless = true; break;
 		case 'h':
-			fputs("usage: cell spec [--bundle DIR]\n\n"
-			      "Write a default config.json (as runc spec does) into DIR (default: .).\n", stdout);
+			fputs("usage: cell spec [--bundle DIR] [--rootless]\n\n"
+			      "Write a default config.json (as runc spec does) into DIR (default: .).\n"
+			      "--rootless: for an unprivileged user, in a user namespace mapping\n"
+			      "the caller's uid and gid to root.\n", stdout);
 			return 0;
 		default: return cli_usage_error(g, "bad option");
 		}
 	}
 	if (argc - optind != 0)
 		return cli_usage_error(g, "takes no arguments");
-	text = cell_spec_default();
+	text = rootless ? cell_spec_default_rootless(geteuid(), getegid()) : cell_spec_default();
 	if (!text || asprintf(&path, "%s/config.json", bundle) < 0) {
 		cell_err_set(&err, ENOMEM, "spec");
 		return cli_fail(g, &err);

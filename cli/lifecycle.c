@@ -16,7 +16,9 @@ static const char create_usage[] =
 	"      --console-socket S  unix socket that receives the terminal's master fd\n"
 	"      --preserve-fds N    pass fds 3..3+N-1 to the process\n"
 	"      --no-pivot          chroot instead of pivot_root (rootfs on ramfs)\n"
-	"      --no-new-keyring    keep the caller's session keyring\n";
+	"      --no-new-keyring    keep the caller's session keyring\n"
+	"      --image REF         bundle from a stored image (overlay rootfs, no copy)\n"
+	"      --store DIR         image store for --image (default /var/lib/cell)\n";
 
 static const char run_usage[] =
 	"usage: cell run [options] ID\n\n"
@@ -28,7 +30,9 @@ static const char run_usage[] =
 	"      --console-socket S  unix socket that receives the terminal's master fd\n"
 	"      --preserve-fds N    pass fds 3..3+N-1 to the process\n"
 	"      --no-pivot          chroot instead of pivot_root\n"
-	"      --no-new-keyring    keep the caller's session keyring\n";
+	"      --no-new-keyring    keep the caller's session keyring\n"
+	"      --image REF         bundle from a stored image (overlay rootfs, no copy)\n"
+	"      --store DIR         image store for --image (default /var/lib/cell)\n";
 
 static int parse_uint(const char *s, int *out)
 {
@@ -41,9 +45,14 @@ static int parse_uint(const char *s, int *out)
 	return 0;
 }
 
+struct image_opt {
+	const char *ref, *store;
+	char *bundle;                /* made from ref; released with the container */
+};
+
 /* create and run share their options; run adds --detach. */
 static int parse_create(struct cli *g, int argc, char **argv, bool run, struct cell_create_opts *o,
-			const char **id)
+			const char **id, struct image_opt *img)
 {
 	static const struct option opts[] = {
 		{ "bundle", required_argument, NULL, 'b' },
@@ -53,6 +62,8 @@ static int parse_create(struct cli *g, int argc, char **argv, bool run, struct c
 		{ "no-pivot", no_argument, NULL, 'n' },
 		{ "no-new-keyring", no_argument, NULL, 'k' },
 		{ "detach", no_argument, NULL, 'd' },
+		{ "image", required_argument, NULL, 'i' },
+		{ "store", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -69,6 +80,8 @@ static int parse_create(struct cli *g, int argc, char **argv, bool run, struct c
 			break;
 		case 'n': o->no_pivot = true; break;
 		case 'k': o->no_new_keyring = true; break;
+		case 'i': img->ref = optarg; break;
+		case 's': img->store = optarg; break;
 		case 'd':
 			if (!run)
 				return cli_usage_error(g, "unknown option --detach");
@@ -81,6 +94,11 @@ static int parse_create(struct cli *g, int argc, char **argv, bool run, struct c
 	if (argc - optind != 1)
 		return cli_usage_error(g, "expects exactly one container ID");
 	*id = argv[optind];
+	if (img->ref && o->bundle)
+		return cli_usage_error(g, "--image and --bundle exclude each other");
+	if (img->ref && cli_image_bundle(g, img->store, img->ref, *id, &img->bundle))
+		return 1;
+	o->bundle = img->bundle ? img->bundle : o->bundle;
 	return -1;
 }
 
@@ -88,27 +106,35 @@ int cmd_create(struct cli *g, int argc, char **argv)
 {
 	struct cell_create_opts o = { 0 };
 	struct cell_err err = { 0 };
+	struct image_opt img = { 0 };
 	const char *id;
-	int r = parse_create(g, argc, argv, false, &o, &id);
+	int r = parse_create(g, argc, argv, false, &o, &id, &img);
 
 	if (r >= 0)
 		return r;
-	if (cell_create(&g->ctx, id, &o, &err) < 0)
-		return cli_fail(g, &err);
-	return 0;
+	r = cell_create(&g->ctx, id, &o, &err) < 0 ? cli_fail(g, &err) : 0;
+	if (r)
+		cli_image_release(img.bundle);
+	free(img.bundle);
+	return r;
 }
 
 int cmd_run(struct cli *g, int argc, char **argv)
 {
 	struct cell_create_opts o = { 0 };
 	struct cell_err err = { 0 };
+	struct image_opt img = { 0 };
 	const char *id;
-	int code = 0, r = parse_create(g, argc, argv, true, &o, &id);
+	int code = 0, r = parse_create(g, argc, argv, true, &o, &id, &img);
 
 	if (r >= 0)
 		return r;
 	if (cell_run(&g->ctx, id, &o, &code, &err) < 0)
-		return cli_fail(g, &err);
+		code = cli_fail(g, &err);
+	/* a detached container keeps its image bundle until delete */
+	if (!o.detach || code)
+		cli_image_release(img.bundle);
+	free(img.bundle);
 	return code;
 }
 
@@ -179,10 +205,13 @@ int cmd_kill(struct cli *g, int argc, char **argv)
 	return 0;
 }
 
+static int delete_and_release(struct cli *g, const char *id, bool force, const char *bundle);
+
 int cmd_delete(struct cli *g, int argc, char **argv)
 {
 	static const struct option extra[] = { { "force", no_argument, NULL, 'f' }, { 0 } };
-	struct cell_err err = { 0 };
+	json_t *st = NULL;
+	const char *bundle = NULL;
 	bool force = false;
 	int r = parse_id(g, argc, argv,
 			 "usage: cell delete [--force] ID\n\n"
@@ -192,11 +221,24 @@ int cmd_delete(struct cli *g, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	if (cell_delete(&g->ctx, argv[optind], force, &err) < 0) {
+	if (cell_state(&g->ctx, argv[optind], &st, &(struct cell_err){ 0 }) == 0)
+		bundle = json_string_value(json_object_get(st, "bundle"));
+	r = delete_and_release(g, argv[optind], force, bundle);
+	json_decref(st);
+	return r;
+}
+
+static int delete_and_release(struct cli *g, const char *id, bool force, const char *bundle)
+{
+	struct cell_err err = { 0 };
+
+	if (cell_delete(&g->ctx, id, force, &err) < 0) {
 		/* runc and containerd expect --force on a missing container to succeed */
 		if (force && strstr(err.msg, "does not exist"))
 			return 0;
 		return cli_fail(g, &err);
 	}
+	/* a bundle `--image` made goes with its container */
+	cli_image_release(bundle);
 	return 0;
 }

@@ -8,18 +8,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct cell_command commands[] = {
-	{ "create", "create a container that waits for start", cmd_create },
-	{ "start", "run the user process of a created container", cmd_start },
-	{ "run", "create and start a container, wait for it, remove it", cmd_run },
-	{ "state", "print the runtime-spec state of a container", cmd_state },
-	{ "kill", "send a signal to a container's init (or all its processes)", cmd_kill },
-	{ "delete", "remove a container and everything it holds", cmd_delete },
-	{ "list", "list containers", cmd_list },
-	{ "ps", "list the processes of a container", cmd_ps },
-	{ "spec", "write a default config.json", cmd_spec },
-	{ "features", "print the features this build supports (features.json)", cmd_features },
+	{ "create", "create a container that waits for start", cmd_create, true },
+	{ "start", "run the user process of a created container", cmd_start, false },
+	{ "run", "create and start a container, wait for it, remove it", cmd_run, true },
+	{ "state", "print the runtime-spec state of a container", cmd_state, false },
+	{ "exec", "run a new process inside a running container", cmd_exec, true },
+	{ "kill", "send a signal to a container's init (or all its processes)", cmd_kill, false },
+	{ "delete", "remove a container and everything it holds", cmd_delete, false },
+	{ "list", "list containers", cmd_list, false },
+	{ "ps", "list the processes of a container", cmd_ps, false },
+	{ "spec", "write a default config.json", cmd_spec, false },
+	{ "features", "print the features this build supports (features.json)", cmd_features, false },
+	{ "update", "change the resource limits of a running container", cmd_update, false },
+	{ "pause", "freeze every process of a container", cmd_pause, false },
+	{ "resume", "thaw a paused container", cmd_resume, false },
+	{ "events", "print a container's stats and OOM events as JSON lines", cmd_events, false },
+	{ "image", "import, list, inspect, remove and prune stored images", cmd_image, false },
+	{ "bundle", "make a bundle (config.json + overlay rootfs) from a stored image", cmd_bundle, false },
+	{ "pull", "fetch an image from a registry into the store", cmd_pull, false },
 };
 
 static void usage(FILE *out)
@@ -32,11 +41,13 @@ static void usage(FILE *out)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(out,
 		"\nGlobal options:\n"
-		"  --root DIR           state directory (default " CELL_DEFAULT_ROOT ")\n"
+		"  --root DIR           state directory (default " CELL_DEFAULT_ROOT ",\n"
+		"                       $XDG_RUNTIME_DIR/cell when not root)\n"
 		"  --log FILE           write log lines to FILE\n"
 		"  --log-format FMT     text (default) or json\n"
 		"  --debug              log debug messages\n"
 		"  --systemd-cgroup     not supported: cell manages cgroups itself\n"
+		"  --cgroup-manager M   cgroupfs (default) or disabled (no cgroup, no limits)\n"
 		"  -v, --version        print the version\n"
 		"  -h, --help           this help; COMMAND --help for a command's\n");
 }
@@ -44,6 +55,21 @@ static void usage(FILE *out)
 static void version(void)
 {
 	printf("cell version %s\nspec: %s\n", CELL_VERSION, CELL_OCI_VERSION);
+}
+
+/* Root's state lives in /run/cell; another user's in its runtime dir. */
+static const char *default_root(void)
+{
+	static char buf[4096];
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+
+	if (geteuid() == 0)
+		return CELL_DEFAULT_ROOT;
+	if (xdg && *xdg)
+		snprintf(buf, sizeof(buf), "%s/cell", xdg);
+	else
+		snprintf(buf, sizeof(buf), "/run/user/%u/cell", (unsigned)geteuid());
+	return buf;
 }
 
 int main(int argc, char **argv)
@@ -54,12 +80,13 @@ int main(int argc, char **argv)
 		{ "log-format", required_argument, NULL, 'f' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ "systemd-cgroup", no_argument, NULL, 's' },
+		{ "cgroup-manager", required_argument, NULL, 'C' },
 		{ "rootless", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct cli g = { .ctx = { .root = CELL_DEFAULT_ROOT } };
+	struct cli g = { .ctx = { .root = default_root() } };
 	const char *log_path = NULL, *log_format = NULL;
 	bool debug = false, systemd = false;
 	struct cell_err err = { 0 };
@@ -73,6 +100,15 @@ int main(int argc, char **argv)
 		case 'f': log_format = optarg; break;
 		case 'd': debug = true; break;
 		case 's': systemd = true; break;
+		case 'C':
+			if (!strcmp(optarg, "systemd"))
+				systemd = true;
+			else if (strcmp(optarg, "cgroupfs") && strcmp(optarg, "disabled")) {
+				fprintf(stderr, "cell: --cgroup-manager: \"%s\" is not cgroupfs or disabled\n", optarg);
+				return 2;
+			}
+			g.ctx.cgroup_manager = optarg;
+			break;
 		case 'R': break; /* runc's --rootless=auto: cell detects it */
 		case 'v': version(); return 0;
 		case 'h': usage(stdout); return 0;
@@ -96,6 +132,10 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
 		if (strcmp(commands[i].name, g.name))
 			continue;
+		if (commands[i].enters_guest && cell_reexec_sealed(argv, &err) < 0) {
+			cli_fail(&g, &err);
+			return 1;
+		}
 		/* the command parses argv[optind..] with getopt from scratch */
 		argc -= optind;
 		argv += optind;

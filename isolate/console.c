@@ -15,7 +15,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-int console_setup(int console_fd, const struct cell_process *p, int *slave, struct cell_err *err)
+int console_setup(int console_fd, const struct cell_process *p, bool bind_console, int *slave,
+		  struct cell_err *err)
 {
 	_cleanup_close_ int master = -1, sfd = -1, cfd = -1;
 	char name[64];
@@ -33,7 +34,8 @@ int console_setup(int console_fd, const struct cell_process *p, int *slave, stru
 		if (ioctl(sfd, TIOCSWINSZ, &ws) < 0)
 			return cell_err_set(err, errno, "process.consoleSize");
 	}
-	cfd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (bind_console)
+		cfd = open("/dev/console", O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (cfd >= 0 && mount(name, "/dev/console", NULL, MS_BIND, NULL) < 0)
 		return cell_err_set(err, errno, "bind %s on /dev/console", name);
 	if (cell_send_fd(console_fd, master, name, err) < 0)

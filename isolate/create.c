@@ -65,7 +65,7 @@ static void close_fds_except(int from, int *keep, size_t n)
 
 /* A forked child: joins the namespaces given by path (user first, mount
  * last, all opened before any join), then clones the init. */
-static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int listen_fd)
+static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int listen_fd, void *seccomp)
 {
 	static const enum cell_ns_type order[] = {
 		CELL_NS_USER, CELL_NS_PID, CELL_NS_NET, CELL_NS_IPC, CELL_NS_UTS,
@@ -91,7 +91,8 @@ static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int
 		if (!s->has_ns[t])
 			continue;
 		if (!s->ns[t].path) {
-			if (t != CELL_NS_TIME)
+			/* time: unshared below; cgroup: by the init once it is in its cgroup */
+			if (t != CELL_NS_TIME && t != CELL_NS_CGROUP)
 				flags |= cell_ns_clone_flag(t);
 			continue;
 		}
@@ -124,7 +125,7 @@ static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int
 		stage1_fail(sync_fd, &err);
 	}
 	if (pid == 0)
-		isolate_init_main(req, sync_fd, listen_fd);
+		isolate_init_main(req, sync_fd, listen_fd, seccomp);
 	sync_send(sync_fd, SYNC_PID, pid, NULL, 0);
 	_exit(0);
 }
@@ -149,13 +150,75 @@ static int write_idmap(pid_t pid, const char *file, const struct cell_idmap *m, 
 	return r;
 }
 
+/* newuidmap/newgidmap (setuid helpers from the uidmap package) write maps
+ * an unprivileged user may not write itself: ranges from /etc/subuid. */
+static int map_with_helper(const char *helper, pid_t pid, const struct cell_idmap *m, size_t n,
+			   struct cell_err *err)
+{
+	char **argv = calloc(3 * n + 3, sizeof(char *)), pidbuf[16];
+	size_t a = 0;
+	int status = 0;
+	pid_t child;
+
+	if (!argv)
+		return cell_err_set(err, ENOMEM, "%s", helper);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
+	argv[a++] = (char *)helper;
+	argv[a++] = pidbuf;
+	for (size_t i = 0; i < n; i++) {
+		if (asprintf(&argv[a++], "%u", m[i].container_id) < 0 ||
+		    asprintf(&argv[a++], "%u", m[i].host_id) < 0 || asprintf(&argv[a++], "%u", m[i].size) < 0)
+			break;
+	}
+	child = fork();
+	if (child == 0) {
+		execvp(helper, argv);
+		_exit(127);
+	}
+	if (child > 0)
+		waitpid(child, &status, 0);
+	for (size_t i = 2; i < a; i++)
+		free(argv[i]);
+	free(argv);
+	if (child < 0)
+		return cell_err_set(err, errno, "%s", helper);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return cell_err_set(err, 0, "%s failed (status %d): is uidmap installed and the range in /etc/sub%cid?",
+				    helper, WIFEXITED(status) ? WEXITSTATUS(status) : -1, helper[3]);
+	return 0;
+}
+
+/* A single mapping onto the caller's own id needs no helper. */
+static bool map_is_self(const struct cell_idmap *m, size_t n, unsigned self)
+{
+	return n == 1 && m[0].size == 1 && m[0].host_id == self;
+}
+
 static int map_ids(const struct cell_spec *s, pid_t pid, struct cell_err *err)
 {
+	bool root = geteuid() == 0;
+	char path[64];
+
 	if (!s->has_ns[CELL_NS_USER] || s->ns[CELL_NS_USER].path)
 		return 0;
-	if (write_idmap(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0)
+	if (root || map_is_self(s->uid_mappings, s->n_uid_mappings, geteuid())) {
+		if (write_idmap(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0)
+			return cell_err_wrap(err, "linux.uidMappings");
+	} else if (map_with_helper("newuidmap", pid, s->uid_mappings, s->n_uid_mappings, err) < 0) {
 		return cell_err_wrap(err, "linux.uidMappings");
-	if (write_idmap(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
+	}
+	if (root)
+		return write_idmap(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0
+			       ? cell_err_wrap(err, "linux.gidMappings") : 0;
+	if (map_is_self(s->gid_mappings, s->n_gid_mappings, getegid())) {
+		/* the kernel lets an unprivileged writer map its gid only with setgroups denied */
+		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
+		if (cell_write_string(path, "deny", err) < 0 ||
+		    write_idmap(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
+			return cell_err_wrap(err, "linux.gidMappings");
+		return 0;
+	}
+	if (map_with_helper("newgidmap", pid, s->gid_mappings, s->n_gid_mappings, err) < 0)
 		return cell_err_wrap(err, "linux.gidMappings");
 	return 0;
 }
@@ -260,28 +323,23 @@ static int parent_drive(const struct cell_create_req *req, int sync_fd, pid_t s1
 static int container_create(const struct cell_create_req *req, pid_t *out, struct cell_err *err)
 {
 	_cleanup_close_ int listen_fd = -1;
-	int sync[2];
-	pid_t s1, init = 0;
+	void *seccomp = NULL;
+	int sync_fd = -1;
+	pid_t s1 = -1, init = 0;
 	int r;
 
+	if (seccomp_build(req->spec->seccomp, &seccomp, err) < 0)
+		return cell_err_wrap(err, "config.json");
 	listen_fd = listen_init_sock(req->state_dirfd, err);
-	if (listen_fd < 0)
+	if (listen_fd >= 0)
+		s1 = sync_fork(&sync_fd, err);
+	if (s1 == 0)
+		stage1(req, sync_fd, listen_fd, seccomp);
+	seccomp_free(seccomp);
+	if (s1 < 0)
 		return -1;
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sync) < 0)
-		return cell_err_set(err, errno, "socketpair");
-	s1 = fork();
-	if (s1 < 0) {
-		close(sync[0]);
-		close(sync[1]);
-		return cell_err_set(err, errno, "fork");
-	}
-	if (s1 == 0) {
-		close(sync[0]);
-		stage1(req, sync[1], listen_fd);
-	}
-	close(sync[1]);
-	r = parent_drive(req, sync[0], s1, &init, err);
-	close(sync[0]);
+	r = parent_drive(req, sync_fd, s1, &init, err);
+	close(sync_fd);
 	if (r < 0) {
 		if (init > 0)
 			kill_and_wait(init);
@@ -356,5 +414,6 @@ const struct cell_driver cell_container_driver = {
 	.create = container_create,
 	.start = container_start,
 	.kill = container_kill,
+	.exec = container_exec,
 	.pids = procs_list,
 };

@@ -66,6 +66,44 @@ static int bind_host_device(int devfd, const char *name, struct cell_err *err)
 	return 0;
 }
 
+/* linux.devices: made with mknod, or bound from the host's node of the
+ * same path inside a user namespace, then given their mode and owner. */
+static int devices_listed(struct rootfs_ctx *rc, struct cell_err *err)
+{
+	static const mode_t kinds[] = { ['c'] = S_IFCHR, ['u'] = S_IFCHR, ['b'] = S_IFBLK, ['p'] = S_IFIFO };
+	const struct cell_spec *s = rc->spec;
+
+	for (size_t i = 0; i < s->n_devices; i++) {
+		const struct cell_device *d = &s->devices[i];
+		const char *slash = strrchr(d->path, '/');
+		char dir[4096], target[64];
+		_cleanup_close_ int dfd = -1, fd = -1;
+
+		snprintf(dir, sizeof(dir), "%.*s", (int)(slash - d->path), d->path);
+		if (mkdir_in_root(rc->rootfd, *dir ? dir : "/", 0755) < 0 ||
+		    (dfd = open_in_root(rc->rootfd, *dir ? dir : "/", O_PATH | O_DIRECTORY)) < 0)
+			return cell_err_set(err, errno, "linux.devices[%zu]: %s", i, d->path);
+		if (unlinkat(dfd, slash + 1, 0) < 0 && errno != ENOENT)
+			return cell_err_set(err, errno, "linux.devices[%zu]: remove %s", i, d->path);
+		if (rc->in_userns) {
+			fd = openat(dfd, slash + 1, O_CREAT | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+			if (fd >= 0)
+				close(fd);
+			fd = openat(dfd, slash + 1, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			snprintf(target, sizeof(target), "/proc/self/fd/%d", fd);
+			if (fd < 0 || mount(d->path, target, NULL, MS_BIND, NULL) < 0)
+				return cell_err_set(err, errno, "linux.devices[%zu]: bind %s", i, d->path);
+			continue;
+		}
+		if (mknodat(dfd, slash + 1, kinds[(unsigned char)d->type] | d->mode, makedev(d->major, d->minor)) < 0)
+			return cell_err_set(err, errno, "linux.devices[%zu]: mknod %s", i, d->path);
+		if (fchmodat(dfd, slash + 1, d->mode, 0) < 0 ||
+		    fchownat(dfd, slash + 1, d->uid, d->gid, AT_SYMLINK_NOFOLLOW) < 0)
+			return cell_err_set(err, errno, "linux.devices[%zu]: mode and owner of %s", i, d->path);
+	}
+	return 0;
+}
+
 int devices_create(struct rootfs_ctx *rc, struct cell_err *err)
 {
 	_cleanup_close_ int devfd = -1;
@@ -98,6 +136,8 @@ int devices_create(struct rootfs_ctx *rc, struct cell_err *err)
 	if (access("/proc/kcore", F_OK) == 0 &&
 	    symlinkat("/proc/kcore", devfd, "core") < 0 && errno != EEXIST)
 		return cell_err_set(err, errno, "symlink /dev/core");
+	if (devices_listed(rc, err) < 0)
+		return -1;
 	/* the pts instance of this container, not the host's multiplexer */
 	if (has_mount(rc->spec, "/dev/pts")) {
 		if (unlinkat(devfd, "ptmx", 0) < 0 && errno != ENOENT)

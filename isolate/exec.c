@@ -62,12 +62,16 @@ int exec_prepare_identity(const struct cell_process *p, struct cell_err *err)
 		if (setrlimit(p->rlimits[i].resource, &rl) < 0)
 			return cell_err_set(err, errno, "process.rlimits[%zu]: setrlimit", i);
 	}
+	if (caps_before_user(p, err) < 0)
+		return -1;
 	if (setgroups(p->n_additional_gids, p->additional_gids) < 0 && errno != EPERM)
 		return cell_err_set(err, errno, "process.user.additionalGids: setgroups");
 	if (setresgid(p->gid, p->gid, p->gid) < 0)
 		return cell_err_set(err, errno, "process.user.gid: setgid %u", (unsigned)p->gid);
 	if (setresuid(p->uid, p->uid, p->uid) < 0)
 		return cell_err_set(err, errno, "process.user.uid: setuid %u", (unsigned)p->uid);
+	if (caps_after_user(p, err) < 0)
+		return -1;
 	umask(p->has_umask ? p->umask : 022);
 	if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return cell_err_set(err, errno, "process.noNewPrivileges");

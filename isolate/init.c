@@ -7,6 +7,7 @@
 #include "../runtime/util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,6 +34,7 @@ struct init_ctx {
 	char *state_creating;
 	char *state_created;
 	char *exe;
+	void *seccomp;
 	struct rootfs_ctx rc;
 };
 
@@ -85,6 +87,11 @@ static int init_setup(struct init_ctx *c, struct cell_err *err)
 	char buf[32];
 
 	init_recv_go(c, err);
+	if (procattr_check(p, err) < 0)
+		return -1;
+	/* the parent has placed us in our cgroup: it becomes the namespace's root */
+	if (s->has_ns[CELL_NS_CGROUP] && !s->ns[CELL_NS_CGROUP].path && unshare(CLONE_NEWCGROUP) < 0)
+		return cell_err_set(err, errno, "linux.namespaces: new cgroup namespace");
 	setsid();
 	umask(0);
 	if (!c->req->no_new_keyring)
@@ -113,9 +120,12 @@ static int init_setup(struct init_ctx *c, struct cell_err *err)
 	if (p->terminal) {
 		if (c->req->console_fd < 0)
 			return cell_err_set(err, 0, "process.terminal: needs --console-socket");
-		if (console_setup(c->req->console_fd, p, &c->pty_slave, err) < 0)
+		if (console_setup(c->req->console_fd, p, true, &c->pty_slave, err) < 0)
 			return -1;
 		close(c->req->console_fd);
+		/* let go of create's stdio now (runc does): containerd reads it to EOF */
+		for (int fd = 0; fd < 3; fd++)
+			dup2(c->pty_slave, fd);
 	}
 	if (exec_resolve(p, &c->exe, err) < 0)
 		return -1;
@@ -197,7 +207,13 @@ static _Noreturn void init_exec(struct init_ctx *c)
 				init_fail_start(c, &err, 1);
 			}
 	}
-	if (exec_prepare_identity(p, &err) < 0)
+	/* without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
+	 * user switch may drop: load it first then (runc does the same) */
+	if (!p->no_new_privileges && seccomp_apply(c->seccomp, &err) < 0)
+		init_fail_start(c, &err, 1);
+	if (procattr_apply(c->spec, p, &err) < 0 || exec_prepare_identity(p, &err) < 0)
+		init_fail_start(c, &err, 1);
+	if (p->no_new_privileges && seccomp_apply(c->seccomp, &err) < 0)
 		init_fail_start(c, &err, 1);
 	init_reset_signals();
 	/* only stdio and the preserved fds reach the process */
@@ -207,11 +223,12 @@ static _Noreturn void init_exec(struct init_ctx *c)
 	init_fail_start(c, &err, 127);
 }
 
-_Noreturn void isolate_init_main(const struct cell_create_req *req, int sync_fd, int listen_fd)
+_Noreturn void isolate_init_main(const struct cell_create_req *req, int sync_fd, int listen_fd,
+				 void *seccomp)
 {
 	struct init_ctx c = {
 		.req = req, .spec = req->spec, .sync_fd = sync_fd, .listen_fd = listen_fd,
-		.conn_fd = -1, .pty_slave = -1,
+		.conn_fd = -1, .pty_slave = -1, .seccomp = seccomp,
 	};
 	struct cell_err err = { 0 };
 

@@ -28,8 +28,13 @@ int sync_send(int fd, enum sync_type type, int32_t value, const char *payload, s
 int sync_recv(int fd, enum sync_type *type, int32_t *value, char **payload, size_t *len,
 	      struct cell_err *err);
 
+/* Fork with a sync channel: *fd is this side's end in parent and child;
+ * returns the child's pid (0 in the child) or -1. */
+pid_t sync_fork(int *fd, struct cell_err *err);
+
 /* The container init, a child of stage1; never returns. */
-_Noreturn void isolate_init_main(const struct cell_create_req *req, int sync_fd, int listen_fd);
+_Noreturn void isolate_init_main(const struct cell_create_req *req, int sync_fd, int listen_fd,
+				 void *seccomp);
 
 /* rootfs.c */
 struct rootfs_ctx {
@@ -53,11 +58,29 @@ int devices_create(struct rootfs_ctx *rc, struct cell_err *err);
 
 /* console.c: make a pty inside the container, send its master over the
  * console socket, return the slave for the process's stdio. */
-int console_setup(int console_fd, const struct cell_process *p, int *slave, struct cell_err *err);
+int console_setup(int console_fd, const struct cell_process *p, bool bind_console, int *slave,
+		  struct cell_err *err);
+
+/* enter.c */
+int container_exec(const struct cell_exec_req *req, pid_t *pid, struct cell_err *err);
 
 /* exec.c */
 int exec_resolve(const struct cell_process *p, char **path, struct cell_err *err);
 int exec_prepare_identity(const struct cell_process *p, struct cell_err *err);
+
+/* caps.c: the bounding set before the uid changes, the rest after */
+int caps_before_user(const struct cell_process *p, struct cell_err *err);
+int caps_after_user(const struct cell_process *p, struct cell_err *err);
+
+/* seccomp.c: compile linux.seccomp (NULL when absent), load it */
+int seccomp_build(const json_t *seccomp, void **filter, struct cell_err *err);
+int seccomp_apply(void *filter, struct cell_err *err);
+void seccomp_free(void *filter);
+
+/* procattr.c */
+int procattr_check(const struct cell_process *p, struct cell_err *err);
+int procattr_sysctl(const struct cell_spec *s, struct cell_err *err);
+int procattr_apply(const struct cell_spec *s, const struct cell_process *p, struct cell_err *err);
 
 /* procs.c */
 int procs_list(pid_t init, uint64_t init_start, pid_t **out, size_t *n, struct cell_err *err);

@@ -131,6 +131,9 @@ int rootfs_finish(struct rootfs_ctx *rc, struct cell_err *err)
 	 * private above so pivot_root would accept it) */
 	if (s->rootfs_propagation && mount(NULL, "/", NULL, s->rootfs_propagation, NULL) < 0)
 		return cell_err_set(err, errno, "linux.rootfsPropagation");
+	/* /proc/sys turns read-only below */
+	if (procattr_sysctl(s, err) < 0)
+		return -1;
 	for (char **p = s->masked_paths; p && *p; p++)
 		if (mask_path(*p, err) < 0)
 			return -1;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 struct sync_hdr {
 	uint32_t type;
@@ -66,4 +67,22 @@ int sync_recv(int fd, enum sync_type *type, int32_t *value, char **payload, size
 		free(buf);
 	}
 	return 0;
+}
+
+pid_t sync_fork(int *fd, struct cell_err *err)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return cell_err_set(err, errno, "socketpair");
+	pid = fork();
+	if (pid < 0) {
+		close(sv[0]);
+		close(sv[1]);
+		return cell_err_set(err, errno, "fork");
+	}
+	close(sv[pid == 0 ? 0 : 1]);
+	*fd = sv[pid == 0 ? 1 : 0];
+	return pid;
 }

@@ -36,6 +36,19 @@ struct cell_create_req {
 	void *arg;
 };
 
+/* A new process inside a running guest (cell exec). */
+struct cell_exec_req {
+	pid_t guest_pid;             /* the guest's init: its namespaces are joined */
+	uint64_t guest_start;
+	const struct cell_process *process;
+	const json_t *seccomp;       /* the guest's linux.seccomp, or NULL */
+	int console_fd;              /* process->terminal: connected console socket */
+	int preserve_fds;
+	/* the process's pid is known; it waits until this returns */
+	int (*on_pid)(void *arg, pid_t pid, struct cell_err *err);
+	void *arg;
+};
+
 struct cell_driver {
 	const char *kind;
 	/* Bring the guest to "created": its process exists and waits. */
@@ -44,8 +57,14 @@ struct cell_driver {
 	int (*start)(int state_dirfd, pid_t pid, struct cell_err *err);
 	/* Signal the guest (all = every process of it). */
 	int (*kill)(pid_t pid, uint64_t pid_start, int sig, bool all, struct cell_err *err);
+	/* Start a process inside the running guest; returns once it has
+	 * exec'd (or failed to), with its pid in the host namespace. */
+	int (*exec)(const struct cell_exec_req *req, pid_t *pid, struct cell_err *err);
 	/* The pids of the guest's processes (host namespace), NULL-ended. */
 	int (*pids)(pid_t pid, uint64_t pid_start, pid_t **out, size_t *n, struct cell_err *err);
 };
+
+/* The driver of a guest kind as recorded in its state ("container"). */
+const struct cell_driver *cell_driver_for_kind(const char *kind, struct cell_err *err);
 
 #endif

@@ -9,6 +9,8 @@
 #include "spec.h"
 #include "util.h"
 #include "fdpass.h"
+#include "run.h"
+#include "policy.h"
 #include "../isolate/isolate.h"
 
 #include <errno.h>
@@ -24,7 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static const struct cell_driver *driver_for_kind(const char *kind, struct cell_err *err)
+/* The guest's cgroup path, "" when it has none. */
+#define CGPATH(st) ((st)->cgroup ? (st)->cgroup : "")
+
+const struct cell_driver *cell_driver_for_kind(const char *kind, struct cell_err *err)
 {
 	if (!strcmp(kind, "container"))
 		return &cell_container_driver;
@@ -65,7 +70,10 @@ static int cb_on_pid(void *arg, pid_t pid, struct cell_err *err)
 	cr->st->pid = pid;
 	if (cell_proc_stat(pid, &cr->st->pid_start, NULL) < 0)
 		return cell_err_set(err, ESRCH, "container init %d", (int)pid);
-	return cell_state_write(cr->h, cr->st, err);
+	if (cell_state_write(cr->h, cr->st, err) < 0)
+		return -1;
+	/* the init waits for us: everything it becomes starts inside */
+	return cell_policy_place(CGPATH(cr->st), pid, err);
 }
 
 static char *cb_state_json(void *arg, const char *status)
@@ -123,25 +131,6 @@ static struct cell_spec *load_saved_spec(struct cell_handle *h)
 	return spec;
 }
 
-static int write_pid_file(const char *path, pid_t pid, struct cell_err *err)
-{
-	_cleanup_free_ char *dir = NULL;
-	_cleanup_close_ int dfd = -1;
-	const char *slash = strrchr(path, '/');
-	char buf[32];
-
-	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-	if (!dir)
-		return cell_err_set(err, ENOMEM, "--pid-file");
-	dfd = open(dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
-	if (dfd < 0)
-		return cell_err_set(err, errno, "--pid-file %s", path);
-	snprintf(buf, sizeof(buf), "%d", (int)pid);
-	if (cell_write_file_atomic(dfd, slash ? slash + 1 : path, buf, strlen(buf), 0644, err) < 0)
-		return cell_err_wrap(err, "--pid-file %s", path);
-	return 0;
-}
-
 static int save_config(struct cell_handle *h, const struct cell_spec *spec, struct cell_err *err)
 {
 	_cleanup_free_ char *text = json_dumps(spec->doc, JSON_COMPACT);
@@ -161,7 +150,10 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 	const struct cell_driver *drv;
 	struct create_run cr;
 	struct cell_create_req req;
+	const char *manager;
 	_cleanup_close_ int own_console = -1;
+	char cgpath[512];
+	bool cg_made = false;
 	pid_t pid = 0;
 	int ret = -1;
 
@@ -197,8 +189,23 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 	cell_time_rfc3339(st.created, sizeof(st.created));
 	st.owner = geteuid();
 	st.annotations = json_incref(spec->annotations);
+	/* recorded before it exists, so delete --force finds it after a crash */
+	/* an unprivileged user has no cgroup to manage unless one was
+	 * delegated: with no limits to apply, the guest goes without */
+	manager = ctx->cgroup_manager;
+	if (!manager && geteuid() != 0 && !spec->resources && !spec->cgroups_path)
+		manager = "disabled";
+	if (cell_policy_cgroup_path(manager, spec->cgroups_path, ctx->root, id, cgpath,
+				    sizeof(cgpath), err) < 0 || !(st.cgroup = strdup(cgpath))) {
+		if (!st.cgroup && !err->msg[0])
+			cell_err_set(err, ENOMEM, "cgroup path");
+		goto remove;
+	}
 	if (save_config(&h, spec, err) < 0 || cell_state_write(&h, &st, err) < 0)
 		goto remove;
+	if (cell_policy_prepare(cgpath, spec->resources, "config.json: linux.resources", err) < 0)
+		goto remove;
+	cg_made = true;
 
 	cr = (struct create_run){ .h = &h, .st = &st, .spec = spec };
 	req = (struct cell_create_req){
@@ -214,7 +221,7 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 		goto remove;
 	}
 	st.status = CELL_STATUS_CREATED;
-	if (cell_state_write(&h, &st, err) < 0 || (o->pid_file && write_pid_file(o->pid_file, pid, err) < 0)) {
+	if (cell_state_write(&h, &st, err) < 0 || (o->pid_file && cell_write_pid_file(o->pid_file, pid, err) < 0)) {
 		drv->kill(st.pid, st.pid_start, SIGKILL, true, &(struct cell_err){ 0 });
 		goto remove;
 	}
@@ -223,6 +230,8 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 	cell_handle_close(&h);
 	goto out;
 remove:
+	if (cg_made)
+		cell_policy_release(cgpath, &(struct cell_err){ 0 });
 	cell_handle_remove(&h, &(struct cell_err){ 0 });
 out:
 	cell_state_free(&st);
@@ -245,7 +254,7 @@ static int open_guest(const struct cell_ctx *ctx, const char *id, struct cell_ha
 		cell_handle_close(h);
 		return -1;
 	}
-	if (drv && !(*drv = driver_for_kind(st->kind, err))) {
+	if (drv && !(*drv = cell_driver_for_kind(st->kind, err))) {
 		cell_state_free(st);
 		cell_handle_close(h);
 		return -1;
@@ -302,6 +311,8 @@ int cell_kill(const struct cell_ctx *ctx, const char *id, int sig, bool all, str
 		return -1;
 	if (cell_state_status(&st) == CELL_STATUS_STOPPED)
 		cell_err_set(err, 0, "container %s is not running", id);
+	else if (all && *CGPATH(&st))
+		ret = cell_policy_signal(CGPATH(&st), sig, err);
 	else
 		ret = drv->kill(st.pid, st.pid_start, sig, all, err);
 	cell_state_free(&st);
@@ -332,10 +343,16 @@ static int delete_locked(struct cell_handle *h, struct cell_state *st, const str
 				    st->id, cell_status_name(status));
 	if (status != CELL_STATUS_STOPPED) {
 		struct cell_err kerr = { 0 };
+		if (*CGPATH(st) && cell_policy_signal(CGPATH(st), SIGKILL, &kerr) == 0 &&
+		    status == CELL_STATUS_PAUSED)
+			cell_policy_freeze(CGPATH(st), false, &kerr);
 		if (drv->kill(st->pid, st->pid_start, SIGKILL, true, &kerr) < 0)
 			cell_debug("delete %s: %s", st->id, kerr.msg);
 		wait_gone(st->pid, st->pid_start);
 	}
+	/* stragglers die with the cgroup; the state stays if that fails */
+	if (cell_policy_release(CGPATH(st), err) < 0)
+		return -1;
 	spec = load_saved_spec(h);
 	run_poststop(spec, st);
 	cell_spec_free(spec);
@@ -358,7 +375,7 @@ int cell_delete(const struct cell_ctx *ctx, const char *id, bool force, struct c
 		cell_handle_close(&h);
 		return cell_err_wrap(err, "use delete --force to remove what is left");
 	}
-	if (!(drv = driver_for_kind(st.kind, err))) {
+	if (!(drv = cell_driver_for_kind(st.kind, err))) {
 		cell_state_free(&st);
 		cell_handle_close(&h);
 		return -1;
@@ -411,18 +428,18 @@ int cell_ps(const struct cell_ctx *ctx, const char *id, pid_t **pids, size_t *n,
 
 	if (cell_state_load(ctx->root, id, &st, err) < 0)
 		return -1;
-	if (!(drv = driver_for_kind(st.kind, err))) {
+	if (!(drv = cell_driver_for_kind(st.kind, err))) {
 		cell_state_free(&st);
 		return -1;
 	}
-	ret = drv->pids(st.pid, st.pid_start, pids, n, err);
+	if (*CGPATH(&st) && cell_state_status(&st) != CELL_STATUS_STOPPED)
+		ret = cell_policy_pids(CGPATH(&st), pids, n, err);
+	else
+		ret = drv->pids(st.pid, st.pid_start, pids, n, err);
 	cell_state_free(&st);
 	return ret;
 }
 
-/* run: the foreground half lives in run.c */
-int cell_run_foreground(pid_t pid, int master, int *exit_code, struct cell_err *err);
-void cell_run_block_signals(void);
 
 int cell_run(const struct cell_ctx *ctx, const char *id, const struct cell_create_opts *o,
 	     int *exit_code, struct cell_err *err)

@@ -2,6 +2,7 @@
  * terminal to ours, and return its exit status. */
 #define _GNU_SOURCE
 #include "runtime.h"
+#include "run.h"
 #include "cleanup.h"
 #include "util.h"
 

@@ -6,6 +6,7 @@
 #include "cleanup.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -16,6 +17,8 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <strings.h>
+#include <sys/capability.h>
 #include <linux/mount.h>
 
 #ifndef CLONE_NEWTIME
@@ -195,6 +198,12 @@ static char *str_dup_or_null(const json_t *obj, const char *key)
 	return s ? strdup(s) : NULL;
 }
 
+/* A new reference to v if it is an object; JSON null counts as absent. */
+static json_t *object_or_null(json_t *v)
+{
+	return json_is_object(v) ? json_incref(v) : NULL;
+}
+
 static int parse_ns(struct cell_spec *s, const json_t *linux_, struct cell_err *err)
 {
 	json_t *arr = json_object_get(linux_, "namespaces"), *ns;
@@ -276,9 +285,12 @@ static int parse_hooks(struct cell_spec *s, const json_t *hooks, struct cell_err
 			if (json_object_get(h, "env") && !(hk->env = strv_from_json(json_object_get(h, "env"))))
 				return cell_err_set(err, ENOMEM, "hooks");
 			if (t && json_is_integer(t)) {
-				if (json_integer_value(t) <= 0 || json_integer_value(t) > INT_MAX)
+				if (json_integer_value(t) <= 0)
 					return cell_err_set(err, 0, "hooks.%s[%zu].timeout: must be greater than zero",
 							    hook_names[k], i);
+				if (json_integer_value(t) > INT_MAX)
+					return cell_err_set(err, 0, "hooks.%s[%zu].timeout: at most %d seconds",
+							    hook_names[k], i, INT_MAX);
 				hk->timeout = json_integer_value(t);
 			}
 		}
@@ -378,11 +390,18 @@ int cell_spec_parse_process(struct cell_process *p, const json_t *proc, struct c
 			json_t *set = json_object_get(v, cap_set_names[c]);
 			if (set && json_is_array(set) && !(p->capabilities[c] = strv_from_json(set)))
 				return cell_err_set(err, ENOMEM, "process.capabilities");
+			for (i = 0; p->capabilities[c] && p->capabilities[c][i]; i++) {
+				cap_value_t cv;
+				if (strncasecmp(p->capabilities[c][i], "CAP_", 4) ||
+				    cap_from_name(p->capabilities[c][i], &cv) < 0)
+					return cell_err_set(err, 0, "process.capabilities.%s[%zu]: unknown capability \"%s\"",
+							    cap_set_names[c], i, p->capabilities[c][i]);
+			}
 		}
 	}
 	p->apparmor_profile = str_dup_or_null(proc, "apparmorProfile");
 	p->selinux_label = str_dup_or_null(proc, "selinuxLabel");
-	return 0;
+	return cell_spec_parse_sched(p, proc, err);
 }
 
 static int parse_mounts(struct cell_spec *s, const json_t *arr, struct cell_err *err)
@@ -460,13 +479,31 @@ static int check_abs_paths(char **v, const char *field, struct cell_err *err)
 	return 0;
 }
 
+/* One decimal version component: digits only, no sign, no blanks, fits. */
+static bool version_part(const char **p, unsigned *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!isdigit((unsigned char)**p))
+		return false;
+	errno = 0;
+	v = strtoul(*p, &end, 10);
+	if (errno || v > UINT_MAX)
+		return false;
+	*out = v;
+	*p = end;
+	return true;
+}
+
 /* ociVersion: any 1.x release; other majors have another format. */
 static int check_version(const char *v, struct cell_err *err)
 {
 	unsigned maj, min, patch;
-	int n = 0;
+	const char *p = v;
 
-	if (sscanf(v, "%u.%u.%u%n", &maj, &min, &patch, &n) != 3 || (v[n] && v[n] != '-' && v[n] != '+'))
+	if (!version_part(&p, &maj) || *p++ != '.' || !version_part(&p, &min) || *p++ != '.' ||
+	    !version_part(&p, &patch) || (*p && *p != '-' && *p != '+'))
 		return cell_err_set(err, 0, "ociVersion: \"%s\" is not a version (MAJOR.MINOR.PATCH)", v);
 	if (maj != 1)
 		return cell_err_set(err, 0, "ociVersion: unsupported version \"%s\" (cell reads 1.x)", v);
@@ -510,10 +547,10 @@ static int parse_linux(struct cell_spec *s, const json_t *l, struct cell_err *er
 		}
 		s->has_time_offsets = json_object_size(v) > 0;
 	}
-	s->resources = json_incref(json_object_get(l, "resources"));
-	s->seccomp = json_incref(json_object_get(l, "seccomp"));
-	s->sysctl = json_incref(json_object_get(l, "sysctl"));
-	return 0;
+	s->resources = object_or_null(json_object_get(l, "resources"));
+	s->seccomp = object_or_null(json_object_get(l, "seccomp"));
+	s->sysctl = object_or_null(json_object_get(l, "sysctl"));
+	return cell_spec_parse_kernel(s, l, err);
 }
 
 /* Rules that tie several fields together. */
@@ -532,6 +569,8 @@ static int check_combinations(struct cell_spec *s, struct cell_err *err)
 		return cell_err_set(err, 0, "linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
 	if (s->has_time_offsets && !(s->has_ns[CELL_NS_TIME] && !s->ns[CELL_NS_TIME].path))
 		return cell_err_set(err, 0, "linux.timeOffsets: offsets need a new time namespace in linux.namespaces");
+	if (s->sysctl && cell_spec_check_sysctl(s, err) < 0)
+		return -1;
 	if (!s->vm) {
 		if (!s->root_path)
 			return cell_err_set(err, 0, "root: required for a container");
@@ -590,7 +629,7 @@ int cell_spec_parse(const char *text, size_t len, const char *name, const char *
 		cell_err_set(err, ENOMEM, "bundle");
 		goto fail;
 	}
-	s->vm = json_incref(json_object_get(doc, "vm"));
+	s->vm = object_or_null(json_object_get(doc, "vm"));
 	if ((v = json_object_get(doc, "root")) && json_is_object(v)) {
 		s->root_readonly = json_is_true(json_object_get(v, "readonly"));
 		if (bundle) {
@@ -642,7 +681,7 @@ int cell_spec_load(const char *bundle, struct cell_spec **out, struct cell_err *
 	return cell_spec_parse(text, len, "config.json", abs, out, err);
 }
 
-static void process_free(struct cell_process *p)
+void cell_spec_process_free(struct cell_process *p)
 {
 	free(p->cwd);
 	cell_strvfreep(&p->args);
@@ -664,7 +703,7 @@ void cell_spec_free(struct cell_spec *s)
 	free(s->root_path);
 	free(s->hostname);
 	free(s->domainname);
-	process_free(&s->process);
+	cell_spec_process_free(&s->process);
 	for (size_t i = 0; i < s->n_mounts; i++) {
 		struct cell_mount *m = &s->mounts[i];
 		free(m->destination);
@@ -693,6 +732,7 @@ void cell_spec_free(struct cell_spec *s)
 	json_decref(s->resources);
 	json_decref(s->seccomp);
 	json_decref(s->sysctl);
+	cell_spec_free_kernel(s);
 	json_decref(s->vm);
 	json_decref(s->doc);
 	free(s);

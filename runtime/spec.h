@@ -69,6 +69,15 @@ enum cell_cap_set {
 	CELL_CAP_PERMITTED, CELL_CAP_AMBIENT, CELL_CAP__COUNT
 };
 
+struct cell_device {
+	char *path;
+	char type;                   /* c, b, u (unbuffered char) or p (fifo) */
+	int64_t major, minor;
+	mode_t mode;                 /* permission bits; 0666 when not given */
+	uid_t uid;
+	gid_t gid;
+};
+
 struct cell_process {
 	bool terminal;
 	bool has_console_size;
@@ -92,6 +101,15 @@ struct cell_process {
 	char **capabilities[CELL_CAP__COUNT];
 	char *apparmor_profile;
 	char *selinux_label;
+	bool has_io_priority;
+	int io_priority;             /* IOPRIO_PRIO_VALUE(class, level) */
+	bool has_scheduler;
+	struct {
+		uint32_t policy;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t flags, runtime, deadline, period;
+	} scheduler;
 };
 
 struct cell_spec {
@@ -121,6 +139,10 @@ struct cell_spec {
 	json_t *resources;           /* validated here, applied by cgroups/ */
 	json_t *seccomp;             /* applied by the confinement policy */
 	json_t *sysctl;
+	struct cell_device *devices;
+	size_t n_devices;
+	bool has_personality;
+	unsigned long personality;   /* PER_LINUX or PER_LINUX32 */
 
 	/* the runtime-spec vm object; present = microVM */
 	json_t *vm;
@@ -142,13 +164,25 @@ void cell_spec_free(struct cell_spec *spec);
 /* Fill a process from a runtime-spec process object already type-checked
  * against cell_schema_process. */
 int cell_spec_parse_process(struct cell_process *p, const json_t *proc, struct cell_err *err);
+void cell_spec_process_free(struct cell_process *p);
 
 /* The default config.json written by `cell spec`, as JSON text (caller frees). */
 char *cell_spec_default(void);
+/* The same for an unprivileged user (runc spec --rootless): a user
+ * namespace mapping uid/gid to root, no network namespace, /sys bound
+ * read-only, no cgroup mount, no resources. */
+char *cell_spec_default_rootless(uid_t uid, gid_t gid);
 
 const char *cell_ns_name(enum cell_ns_type t);
 int cell_ns_clone_flag(enum cell_ns_type t);
 const char *cell_hook_name(enum cell_hook_kind k);
+
+/* spec_kernel.c: linux.devices, linux.sysctl, linux.personality and the
+ * process's ioPriority and scheduler (called by the parser). */
+int cell_spec_parse_kernel(struct cell_spec *s, const json_t *linux_, struct cell_err *err);
+int cell_spec_parse_sched(struct cell_process *p, const json_t *proc, struct cell_err *err);
+int cell_spec_check_sysctl(const struct cell_spec *s, struct cell_err *err);
+void cell_spec_free_kernel(struct cell_spec *s);
 
 /* Parse one mount option list into m's parsed fields. Exposed for tests. */
 int cell_mount_parse_options(struct cell_mount *m, const char *path, struct cell_err *err);

@@ -212,6 +212,7 @@ int cell_state_write(struct cell_handle *h, const struct cell_state *st, struct 
 	json_object_set_new(o, "created", json_string(st->created));
 	json_object_set_new(o, "owner", json_integer(st->owner));
 	json_object_set(o, "annotations", st->annotations ? st->annotations : json_null());
+	json_object_set_new(o, "cgroupPath", json_string(st->cgroup ? st->cgroup : ""));
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -251,6 +252,8 @@ static int state_from_json(const char *text, const char *id, struct cell_state *
 	st->owner = json_integer_value(json_object_get(o, "owner"));
 	v = json_object_get(o, "annotations");
 	st->annotations = json_is_object(v) ? json_incref(v) : json_object();
+	if ((s = json_string_value(json_object_get(o, "cgroupPath"))) && *s)
+		st->cgroup = strdup(s);
 	json_decref(o);
 	return 0;
 }
@@ -295,8 +298,9 @@ void cell_state_free(struct cell_state *st)
 {
 	free(st->bundle);
 	free(st->rootfs);
+	free(st->cgroup);
 	json_decref(st->annotations);
-	st->bundle = st->rootfs = NULL;
+	st->bundle = st->rootfs = st->cgroup = NULL;
 	st->annotations = NULL;
 }
 
@@ -334,8 +338,16 @@ int cell_state_list(const char *root, char ***ids, struct cell_err *err)
 		return cell_err_set(err, errno, "open %s", root);
 	}
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || de->d_type != DT_DIR)
+		if (de->d_name[0] == '.')
 			continue;
+		/* some filesystems do not fill d_type: ask */
+		if (de->d_type == DT_UNKNOWN) {
+			struct stat sb;
+			if (fstatat(dirfd(d), de->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISDIR(sb.st_mode))
+				continue;
+		} else if (de->d_type != DT_DIR) {
+			continue;
+		}
 		if (n == cap) {
 			char **nv = realloc(v, (cap * 2 + 1) * sizeof(char *));
 			if (!nv) {

@@ -29,6 +29,7 @@ struct cell_state {
 	char created[48];
 	uid_t owner;
 	json_t *annotations;         /* never NULL once loaded */
+	char *cgroup;                /* the guest's cgroup path; NULL or "" = none */
 };
 
 /* An open, locked state directory. */

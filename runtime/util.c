@@ -185,3 +185,22 @@ int cell_mkdir_p(const char *path, mode_t mode)
 		return -1;
 	return 0;
 }
+
+int cell_write_pid_file(const char *path, pid_t pid, struct cell_err *err)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int dfd = -1;
+	const char *slash = strrchr(path, '/');
+	char buf[32];
+
+	dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
+	if (!dir)
+		return cell_err_set(err, ENOMEM, "--pid-file");
+	dfd = open(dir, O_DIRECTORY | O_PATH | O_CLOEXEC);
+	if (dfd < 0)
+		return cell_err_set(err, errno, "--pid-file %s", path);
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	if (cell_write_file_atomic(dfd, slash ? slash + 1 : path, buf, strlen(buf), 0644, err) < 0)
+		return cell_err_wrap(err, "--pid-file %s", path);
+	return 0;
+}

@@ -32,6 +32,9 @@ bool cell_proc_alive(pid_t pid, uint64_t starttime);
 /* RFC 3339 time with nanoseconds, UTC. */
 void cell_time_rfc3339(char *buf, size_t len);
 
+/* --pid-file: the pid, written atomically next to the file. */
+int cell_write_pid_file(const char *path, pid_t pid, struct cell_err *err);
+
 /* mkdir -p with mode for each created component. */
 int cell_mkdir_p(const char *path, mode_t mode);
 

@@ -7,7 +7,8 @@ pkgs=(
 	libjansson-dev libseccomp-dev libcap-dev libnl-3-dev libnl-route-3-dev
 	libcgroup-dev libarchive-dev libssl-dev libcurl4-openssl-dev zstd
 	libcmocka-dev bats jq busybox-static iproute2 procps time
-	runc
+	runc podman conmon containerd
+	skopeo umoci docker-registry socat attr
 )
 missing=()
 for p in "${pkgs[@]}"; do

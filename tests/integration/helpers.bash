@@ -2,12 +2,16 @@
 # root and bundle; one busybox rootfs per file is shared read-mostly.
 REPO=${CELL_TEST_REPO:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 CELL=${CELL:-$REPO/build/cell}
-RECVTTY=$REPO/build/tests/recvtty
+# test helpers are built next to the binary under test (build/ or build-san/)
+TESTBIN=${CELL_TESTBIN:-$(dirname "$CELL")/tests}
+RECVTTY=$TESTBIN/recvtty
+# build/tests/probe: a static program that tries one operation inside the container
 
 make_base() {
 	if [[ ! -d $BATS_FILE_TMPDIR/base ]]; then
 		CELL=$CELL "$REPO/scripts/mkbundle.sh" "$BATS_FILE_TMPDIR/base" true >/dev/null
 		echo base-marker >"$BATS_FILE_TMPDIR/base/rootfs/marker"
+		cp "$TESTBIN/probe" "$BATS_FILE_TMPDIR/base/rootfs/bin/probe"
 	fi
 }
 
