@@ -211,3 +211,18 @@ load helpers
 	cell run --bundle "$BUNDLE" c2
 	assert_clean
 }
+
+@test "seccomp breaches are streamed by cell events" {
+	[ -r /dev/kmsg ] || skip "no /dev/kmsg"
+	cfg '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_LOG"], "syscalls": [
+		{"names": ["uname"], "action": "SCMP_ACT_LOG"},
+		{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}'
+	args sh -c 'sleep 1.5; uname >/dev/null; mkdir /tmp/nope 2>/dev/null; sleep 1.5'
+	cell run -d --bundle "$BUNDLE" c1
+	cell events c1 >"$BATS_TEST_TMPDIR/events" &
+	ev=$!
+	for i in $(seq 100); do [ "$(status_of c1)" = stopped ] && break; sleep 0.1; done
+	wait $ev || true
+	jq -se 'map(select(.type == "seccomp")) | any(.id == "c1" and .data.syscall == "uname" and .data.action == "SCMP_ACT_LOG" and .data.pid > 0 and (.data.time | test("^20")))' "$BATS_TEST_TMPDIR/events"
+	jq -se 'map(select(.type == "seccomp")) | any(.data.syscall == "mkdir" and .data.action == "SCMP_ACT_ERRNO")' "$BATS_TEST_TMPDIR/events"
+}

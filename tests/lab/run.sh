@@ -52,15 +52,16 @@ START=$(now)
 # The whole run, set-up included, stays within $TIMEOUT seconds.  Its last
 # line of output becomes the reason given in the SKIP.
 SETUP_LOG=$(mktemp)
-if ! timeout "$TIMEOUT" "$LAB_DIR/setup.sh" 2>&1 | tee "$SETUP_LOG" >&2; then
+LAB_ENV=$(mktemp)
+if ! CELL_LAB_ENV_FILE=$LAB_ENV timeout "$TIMEOUT" "$LAB_DIR/setup.sh" 2>&1 | tee "$SETUP_LOG" >&2; then
 	reason=$(tail -n 1 "$SETUP_LOG" | sed 's/^cell-lab setup: //')
-	rm -f "$SETUP_LOG"
+	rm -f "$SETUP_LOG" "$LAB_ENV"
 	skip "setup failed: ${reason:-timed out}"
 fi
-rm -f "$SETUP_LOG"
-command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 # shellcheck source=/dev/null
-. "$CACHE/lab.env"
+. "$LAB_ENV"
+rm -f "$SETUP_LOG" "$LAB_ENV"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 is not installed"
 
 case $BOOT in
 auto) KERNEL=${LAB_VMLINUX:-$LAB_BZIMAGE} ;;

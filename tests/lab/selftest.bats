@@ -2,7 +2,8 @@
 # Checks that the lab provides what the project's tests rely on.  Run it with
 #   tests/lab/run.sh tests/lab/selftest.bats
 # Outside the lab these tests fail on purpose (on a host without /dev/kvm or
-# with cgroup v1): each one guards a promise the lab makes.
+# with cgroup v1): each one guards a promise the lab makes.  They change
+# nothing on a host they are run on by mistake.
 
 @test "/dev/kvm exists and KVM_GET_API_VERSION is 12" {
 	[ -c /dev/kvm ]
@@ -49,6 +50,8 @@
 }
 
 @test "a child cgroup enforces pids.max" {
+	# Never touch a host's v1 hierarchy: this test is only meaningful on v2.
+	[ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]
 	local cg=/sys/fs/cgroup/cell-lab-selftest.$$
 	mkdir "$cg"
 	echo 1 >"$cg/pids.max"
@@ -64,6 +67,8 @@
 }
 
 @test "the host's root is visible and writable through the overlay" {
+	# Outside the lab this would write into the host's /usr.
+	[ "${CELL_LAB_GUEST:-}" = 1 ]
 	[ -x "$BATS_TEST_DIRNAME/run.sh" ]
 	echo lab >/usr/cell-lab-write-test
 	[ "$(cat /usr/cell-lab-write-test)" = lab ]

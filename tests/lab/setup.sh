@@ -3,7 +3,8 @@
 # kernel unpacked into a cache, an extracted PVH-bootable vmlinux, the stage-1
 # initramfs and the small KVM probe.  Idempotent; a re-run with a warm cache
 # only checks and returns within seconds.  Prints progress on stderr and, as
-# its result, writes $CELL_LAB_CACHE/lab.env for run.sh to source.
+# its result, writes $CELL_LAB_CACHE/lab.env (and $CELL_LAB_ENV_FILE if set)
+# for run.sh to source.
 set -euo pipefail
 
 LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -175,7 +176,8 @@ build_initramfs() {
 	} | sha256sum | cut -c1-16)
 	out=$CACHE/initramfs-$kver-$hash.cpio
 	INITRAMFS=$out
-	[ -e "$out" ] && return 0
+	# Touched on use: the clean-up below keeps what any checkout used lately.
+	[ -e "$out" ] && { touch "$out"; return 0; }
 	log "building $out"
 	stage=$(mktemp -d "$CACHE/.initramfs.XXXXXX")
 	mkdir -p "$stage"/{bin,dev,proc,sys,lib/modules,newroot}
@@ -202,8 +204,9 @@ build_initramfs() {
 	(cd "$stage" && find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc --quiet) >"$out.tmp"
 	mv "$out.tmp" "$out"
 	rm -rf "$stage"
-	# Older builds are never used again.
-	find "$CACHE" -maxdepth 1 -name 'initramfs-*.cpio' ! -path "$out" -delete
+	# Builds for other versions of init.sh: another checkout sharing the cache
+	# may still boot one, so only those unused for a day go.
+	find "$CACHE" -maxdepth 1 -name 'initramfs-*.cpio' ! -path "$out" -mmin +1440 -delete
 }
 
 build_kvmcheck() {
@@ -257,6 +260,9 @@ LAB_VMLINUX=$vmlinux
 LAB_INITRAMFS=$INITRAMFS
 LAB_KVMCHECK=$KVMCHECK
 EOF
+	# run.sh asks for its own copy: lab.env may be rewritten meanwhile by a run
+	# from another checkout that shares the cache.
+	[ -z "${CELL_LAB_ENV_FILE:-}" ] || cp "$CACHE/lab.env.tmp" "$CELL_LAB_ENV_FILE"
 	mv "$CACHE/lab.env.tmp" "$CACHE/lab.env"
 	if [ -n "$vmlinux" ]; then
 		log "ready: kernel $kver, PVH vmlinux"
