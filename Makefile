@@ -14,7 +14,8 @@ CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wshadow -Wformat=2 \
             -fno-strict-aliasing -D_FORTIFY_SOURCE=2 -DCELL_VERSION='"$(VERSION)"' \
             $(shell pkg-config --cflags $(PKGS))
-LDLIBS   := $(shell pkg-config --libs $(PKGS))
+# libarchive, libcurl and libcrypto are loaded by images/dl.c when first used
+LDLIBS   := $(shell pkg-config --libs $(filter-out libarchive libcrypto libcurl,$(PKGS)))
 ifneq ($(SAN),)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -U_FORTIFY_SOURCE
 LDFLAGS  += -fsanitize=address,undefined
@@ -58,6 +59,9 @@ $(BUILD)/tests/recvtty: tests/integration/recvtty.c $(BUILD)/libcell.a
 $(BUILD)/tests/probe: tests/integration/probe.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -static -o $@ $<
+
+# the image unit tests write archives with libarchive themselves
+$(BUILD)/tests/test_images: LDLIBS += $(shell pkg-config --libs libarchive libcrypto libcurl)
 
 unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe
 

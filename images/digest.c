@@ -2,6 +2,8 @@
 #include "internal.h"
 
 #include <openssl/evp.h>
+
+#include "dl.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -7,6 +7,8 @@
 #include "../runtime/cleanup.h"
 
 #include <curl/curl.h>
+
+#include "dl.h"
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -314,7 +314,7 @@ int store_set_ref(struct store *s, const char *name, const char *digest, struct 
 		return cell_err_set(err, errno, "store %s/refs", s->path);
 	ref_file(name, f, sizeof(f));
 	snprintf(line, sizeof(line), "%s\n", digest);
-	return cell_write_file_atomic(refs, f, line, strlen(line), 0644, err);
+	return cell_write_file_durable(refs, f, line, strlen(line), 0644, err);
 }
 
 static DIR *open_store_dir(struct store *s, const char *name)

@@ -10,6 +10,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+
+#include "dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

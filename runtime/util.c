@@ -72,8 +72,8 @@ int cell_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int cell_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
-			   mode_t mode, struct cell_err *err)
+static int write_file_via_tmp(int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+			      bool durable, struct cell_err *err)
 {
 	char tmp[512];
 	int fd;
@@ -82,7 +82,7 @@ int cell_write_file_atomic(int dirfd, const char *name, const void *data, size_t
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode);
 	if (fd < 0)
 		return cell_err_set(err, errno, "create %s", tmp);
-	if (cell_write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+	if (cell_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
 		cell_err_set(err, errno, "write %s", tmp);
 		close(fd);
 		unlinkat(dirfd, tmp, 0);
@@ -94,7 +94,23 @@ int cell_write_file_atomic(int dirfd, const char *name, const void *data, size_t
 		unlinkat(dirfd, tmp, 0);
 		return -1;
 	}
+	if (durable)
+		fsync(dirfd);
 	return 0;
+}
+
+/* State under /run is gone at reboot anyway: readers must only never see
+ * a torn file, which the rename gives without the cost of fsync. */
+int cell_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
+			   mode_t mode, struct cell_err *err)
+{
+	return write_file_via_tmp(dirfd, name, data, len, mode, false, err);
+}
+
+int cell_write_file_durable(int dirfd, const char *name, const void *data, size_t len,
+			    mode_t mode, struct cell_err *err)
+{
+	return write_file_via_tmp(dirfd, name, data, len, mode, true, err);
 }
 
 int cell_write_string(const char *path, const char *s, struct cell_err *err)

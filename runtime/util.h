@@ -16,6 +16,10 @@ int cell_read_file(const char *path, char **out, size_t *len, size_t max, struct
  * readers see the old or the new file, never a part. */
 int cell_write_file_atomic(int dirfd, const char *name, const void *data, size_t len,
 			   mode_t mode, struct cell_err *err);
+/* The same, and on disk before it returns (fsync of file and directory):
+ * for the image store, which outlives reboots. */
+int cell_write_file_durable(int dirfd, const char *name, const void *data, size_t len,
+			    mode_t mode, struct cell_err *err);
 
 /* Write a short string to an existing file such as /proc/self/oom_score_adj. */
 int cell_write_string(const char *path, const char *s, struct cell_err *err);

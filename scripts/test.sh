@@ -86,6 +86,9 @@ if [[ -x tests/fuzz/run.sh ]] && step build-fuzz make fuzz; then
 fi
 
 if [[ -x tests/lab/run.sh ]]; then
-	run_suite lab env CELL="$repo/build/cell" tests/lab/run.sh tests/lab/*.bats
+	# pure cgroup v2 and a real /dev/kvm: the lab's own tests, and the
+	# lifecycle and escape suites again on a v2 host
+	run_suite lab env CELL="$repo/build/cell" tests/lab/run.sh tests/lab/*.bats \
+		tests/integration/lifecycle.bats tests/integration/escape.bats
 fi
 finish

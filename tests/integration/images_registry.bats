@@ -109,7 +109,27 @@ fake() {
 	cat >"$script" <<-'EOF'
 	#!/bin/bash
 	# read the request head, answer by mode
-	while IFS= read -r l && [[ $l != $'\r' && -n $l ]]; do :; done
+	read -r method path _
+	auth= accept=
+	while IFS= read -r l && [[ $l != $'\r' && -n $l ]]; do
+		case ${l,,} in
+		authorization:*) auth=${l#*: } auth=${auth%$'\r'} ;;
+		accept:*) accept=${l#*: } accept=${accept%$'\r'} ;;
+		esac
+	done
+	# token: a registry behind bearer tokens (realm on this same server);
+	# with the token a request goes on to the real registry ($3)
+	if [[ $1 == token ]]; then
+		if [[ $path == /token* ]]; then
+			body='{"token":"t0k3n-cell"}'
+			printf 'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' "${#body}" "$body"
+		elif [[ $auth == "Bearer t0k3n-cell" ]]; then
+			curl -s -i -X "$method" -H "Accept: $accept" -H 'Connection: close' "http://$3$path"
+		else
+			printf 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="http://%s/token",service="fake",scope="repository:app:pull"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$2"
+		fi
+		exit 0
+	fi
 	case $1 in
 	500) printf 'HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' ;;
 	401) printf 'HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Bearer realm="http://%s/token",service="fake",scope="repository:app:pull"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' "$2" ;;
@@ -119,7 +139,7 @@ fake() {
 	chmod +x "$script"
 	for _ in $(seq 20); do
 		p=$((20000 + RANDOM % 20000))
-		socat "TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork" "EXEC:$script $mode 127.0.0.1\\:$p" 2>/dev/null &
+		socat "TCP-LISTEN:$p,bind=127.0.0.1,reuseaddr,fork" "EXEC:$script $mode 127.0.0.1\\:$p 127.0.0.1\\:$PORT" 2>/dev/null &
 		echo $! >"$BATS_FILE_TMPDIR/fake-$mode.pid"
 		sleep 0.2
 		if kill -0 "$(cat "$BATS_FILE_TMPDIR/fake-$mode.pid")" 2>/dev/null; then
@@ -185,6 +205,16 @@ stop_fake() {
 	stop_fake 401
 	assert_one_error pull "token from http://$FAKE/token: HTTP 401"
 	store_empty
+}
+
+@test "pull: bearer token auth — 401, token from the realm, then the image" {
+	fake token
+	run pull --name tok:v1 "$FAKE/app:v1"
+	stop_fake token
+	[[ $status == 0 ]]
+	[[ $output == "tok:v1 sha256:"* ]]
+	run "$CELL" --root "$ROOT" run --store "$STORE" --image tok:v1 p3
+	[[ $output == hello-from-registry ]]
 }
 
 @test "pull: a registry that stalls mid-body times out" {
