@@ -55,6 +55,10 @@ $(BUILD)/tests/recvtty: tests/integration/recvtty.c $(BUILD)/libcell.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/tests/seccompagent: tests/integration/seccompagent.c $(BUILD)/libcell.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 # runs inside busybox containers, which have no libc: static, no sanitizers
 $(BUILD)/tests/probe: tests/integration/probe.c
 	@mkdir -p $(dir $@)
@@ -63,7 +67,7 @@ $(BUILD)/tests/probe: tests/integration/probe.c
 # the image unit tests write archives with libarchive themselves
 $(BUILD)/tests/test_images: LDLIBS += $(shell pkg-config --libs libarchive libcrypto libcurl)
 
-unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe
+unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe $(BUILD)/tests/seccompagent
 
 # libFuzzer harness: clang only, always with ASan+UBSan
 $(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c runtime/spec.c runtime/spec_kernel.c runtime/schema.c runtime/err.c runtime/util.c

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -65,7 +66,8 @@ static void close_fds_except(int from, int *keep, size_t n)
 
 /* A forked child: joins the namespaces given by path (user first, mount
  * last, all opened before any join), then clones the init. */
-static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int listen_fd, void *seccomp)
+static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int listen_fd,
+			     struct seccomp_filter *seccomp)
 {
 	static const enum cell_ns_type order[] = {
 		CELL_NS_USER, CELL_NS_PID, CELL_NS_NET, CELL_NS_IPC, CELL_NS_UTS,
@@ -320,15 +322,26 @@ static int parent_drive(const struct cell_create_req *req, int sync_fd, pid_t s1
 	}
 }
 
+/* <state root>/.seccomp: compiled filters, shared by the guests of a root */
+static int seccomp_cache_dir(int state_dirfd)
+{
+	_cleanup_close_ int root = openat(state_dirfd, "..", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0 || (mkdirat(root, ".seccomp", 0700) < 0 && errno != EEXIST))
+		return -1;
+	return openat(root, ".seccomp", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 static int container_create(const struct cell_create_req *req, pid_t *out, struct cell_err *err)
 {
 	_cleanup_close_ int listen_fd = -1;
-	void *seccomp = NULL;
+	struct seccomp_filter *seccomp = NULL;
+	_cleanup_close_ int cache = seccomp_cache_dir(req->state_dirfd);
 	int sync_fd = -1;
 	pid_t s1 = -1, init = 0;
 	int r;
 
-	if (seccomp_build(req->spec->seccomp, &seccomp, err) < 0)
+	if (seccomp_build(req->spec->seccomp, cache, &seccomp, err) < 0)
 		return cell_err_wrap(err, "config.json");
 	listen_fd = listen_init_sock(req->state_dirfd, err);
 	if (listen_fd >= 0)
@@ -350,33 +363,52 @@ static int container_create(const struct cell_create_req *req, pid_t *out, struc
 	return 0;
 }
 
-static int container_start(int dirfd, pid_t pid, struct cell_err *err)
+/* The init answers start with EOF (its execve closed the socket), or an
+ * error text; before that it may pass the seccomp listener fd. */
+static int container_start(int dirfd, pid_t pid, int *notify_fd, struct cell_err *err)
 {
 	char path[64], msg[CELL_ERR_MSG_MAX];
 	_cleanup_close_ int fd = -1;
 	size_t len = 0;
-	ssize_t n;
 
 	(void)pid;
+	*notify_fd = -1;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d/" INIT_SOCK, dirfd);
 	fd = cell_unix_connect(path, err);
 	if (fd < 0)
 		return cell_err_wrap(err, "container init is not waiting");
 	if (cell_write_all(fd, "start", 5) < 0)
 		return cell_err_set(err, errno, "start");
-	/* EOF with nothing said: the init's execve closed the socket */
-	while ((n = read(fd, msg + len, sizeof(msg) - 1 - len)) != 0) {
+	while (len < sizeof(msg) - 1) {
+		char cbuf[CMSG_SPACE(sizeof(int))];
+		struct iovec iov = { .iov_base = msg + len, .iov_len = sizeof(msg) - 1 - len };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+				     .msg_controllen = sizeof(cbuf) };
+		struct cmsghdr *c;
+		ssize_t n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return cell_err_set(err, errno, "start");
-		len += n;
-		if (len == sizeof(msg) - 1)
+		c = CMSG_FIRSTHDR(&mh);
+		if (c && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			if (*notify_fd >= 0)
+				close(*notify_fd);
+			memcpy(notify_fd, CMSG_DATA(c), sizeof(int));
+			continue; /* the fd's message carries no error text */
+		}
+		if (n == 0)
 			break;
+		len += n;
 	}
 	unlinkat(dirfd, INIT_SOCK, 0);
 	if (len) {
 		msg[len] = '\0';
+		if (*notify_fd >= 0) {
+			close(*notify_fd);
+			*notify_fd = -1;
+		}
 		return cell_err_set(err, 0, "%s", msg);
 	}
 	return 0;

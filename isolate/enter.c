@@ -39,7 +39,7 @@ static _Noreturn void enter_fail(int sync_fd, struct cell_err *err)
 }
 
 /* The new process: wait for the parent, then become the user's program. */
-static _Noreturn void enter_process(const struct cell_exec_req *req, int sync_fd, void *seccomp)
+static _Noreturn void enter_process(const struct cell_exec_req *req, int sync_fd, struct seccomp_filter *seccomp)
 {
 	const struct cell_process *p = req->process;
 	struct cell_err err = { 0 };
@@ -67,12 +67,12 @@ static _Noreturn void enter_process(const struct cell_exec_req *req, int sync_fd
 	}
 	if (exec_resolve(p, &exe, &err) < 0)
 		enter_fail(sync_fd, &err);
-	if (!p->no_new_privileges && seccomp_apply(seccomp, &err) < 0)
+	if (!p->no_new_privileges && seccomp_apply(seccomp, NULL, &err) < 0)
 		enter_fail(sync_fd, &err);
 	if (procattr_check(p, &err) < 0 || procattr_apply(NULL, p, &err) < 0 ||
 	    exec_prepare_identity(p, &err) < 0)
 		enter_fail(sync_fd, &err);
-	if (p->no_new_privileges && seccomp_apply(seccomp, &err) < 0)
+	if (p->no_new_privileges && seccomp_apply(seccomp, NULL, &err) < 0)
 		enter_fail(sync_fd, &err);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -92,7 +92,8 @@ static bool same_ns(pid_t pid, const char *file)
 	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
-static _Noreturn void enter_stage1(const struct cell_exec_req *req, int sync_fd, void *seccomp)
+static _Noreturn void enter_stage1(const struct cell_exec_req *req, int sync_fd,
+				   struct seccomp_filter *seccomp)
 {
 	int fds[sizeof(join_order) / sizeof(join_order[0])];
 	struct cell_err err = { 0 };
@@ -171,13 +172,17 @@ static int enter_wait(const struct cell_exec_req *req, int sync_fd, pid_t s1, pi
 
 int container_exec(const struct cell_exec_req *req, pid_t *out, struct cell_err *err)
 {
-	void *seccomp = NULL;
+	struct seccomp_filter *seccomp = NULL;
 	int sync_fd, r;
 	pid_t s1;
 
 	*out = 0;
-	if (seccomp_build(req->seccomp, &seccomp, err) < 0)
+	if (seccomp_build(req->seccomp, -1, &seccomp, err) < 0)
 		return cell_err_wrap(err, "config.json");
+	if (seccomp_wants_listener(seccomp)) {
+		seccomp_free(seccomp);
+		return cell_err_set(err, 0, "linux.seccomp: SCMP_ACT_NOTIFY for exec'd processes is not supported yet");
+	}
 	s1 = sync_fork(&sync_fd, err);
 	if (s1 == 0)
 		enter_stage1(req, sync_fd, seccomp);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "internal.h"
 #include "../runtime/cleanup.h"
+#include "../runtime/fdpass.h"
 #include "../runtime/util.h"
 
 #include <errno.h>
@@ -34,7 +35,7 @@ struct init_ctx {
 	char *state_creating;
 	char *state_created;
 	char *exe;
-	void *seccomp;
+	struct seccomp_filter *seccomp;
 	struct rootfs_ctx rc;
 };
 
@@ -187,6 +188,22 @@ static _Noreturn void init_fail_start(struct init_ctx *c, struct cell_err *err, 
 	_exit(code);
 }
 
+/* Load the filter; a listener fd goes to `cell start`, which hands it to
+ * linux.seccomp.listenerPath on the host. */
+static int init_seccomp(struct init_ctx *c, struct cell_err *err)
+{
+	int nfd;
+
+	if (seccomp_apply(c->seccomp, &nfd, err) < 0)
+		return -1;
+	if (nfd >= 0) {
+		int r = cell_send_fd(c->conn_fd, nfd, "seccomp", err);
+		close(nfd);
+		return r;
+	}
+	return 0;
+}
+
 static _Noreturn void init_exec(struct init_ctx *c)
 {
 	const struct cell_process *p = &c->spec->process;
@@ -209,11 +226,11 @@ static _Noreturn void init_exec(struct init_ctx *c)
 	}
 	/* without no_new_privs, loading a filter needs CAP_SYS_ADMIN, which the
 	 * user switch may drop: load it first then (runc does the same) */
-	if (!p->no_new_privileges && seccomp_apply(c->seccomp, &err) < 0)
+	if (!p->no_new_privileges && init_seccomp(c, &err) < 0)
 		init_fail_start(c, &err, 1);
 	if (procattr_apply(c->spec, p, &err) < 0 || exec_prepare_identity(p, &err) < 0)
 		init_fail_start(c, &err, 1);
-	if (p->no_new_privileges && seccomp_apply(c->seccomp, &err) < 0)
+	if (p->no_new_privileges && init_seccomp(c, &err) < 0)
 		init_fail_start(c, &err, 1);
 	init_reset_signals();
 	/* only stdio and the preserved fds reach the process */
@@ -224,7 +241,7 @@ static _Noreturn void init_exec(struct init_ctx *c)
 }
 
 _Noreturn void isolate_init_main(const struct cell_create_req *req, int sync_fd, int listen_fd,
-				 void *seccomp)
+				 struct seccomp_filter *seccomp)
 {
 	struct init_ctx c = {
 		.req = req, .spec = req->spec, .sync_fd = sync_fd, .listen_fd = listen_fd,

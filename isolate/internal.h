@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <linux/filter.h>
 
 #include "../runtime/driver.h"
 #include "../runtime/err.h"
@@ -28,13 +29,15 @@ int sync_send(int fd, enum sync_type type, int32_t value, const char *payload, s
 int sync_recv(int fd, enum sync_type *type, int32_t *value, char **payload, size_t *len,
 	      struct cell_err *err);
 
+struct seccomp_filter;
+
 /* Fork with a sync channel: *fd is this side's end in parent and child;
  * returns the child's pid (0 in the child) or -1. */
 pid_t sync_fork(int *fd, struct cell_err *err);
 
 /* The container init, a child of stage1; never returns. */
 _Noreturn void isolate_init_main(const struct cell_create_req *req, int sync_fd, int listen_fd,
-				 void *seccomp);
+				 struct seccomp_filter *seccomp);
 
 /* rootfs.c */
 struct rootfs_ctx {
@@ -72,10 +75,19 @@ int exec_prepare_identity(const struct cell_process *p, struct cell_err *err);
 int caps_before_user(const struct cell_process *p, struct cell_err *err);
 int caps_after_user(const struct cell_process *p, struct cell_err *err);
 
-/* seccomp.c: compile linux.seccomp (NULL when absent), load it */
-int seccomp_build(const json_t *seccomp, void **filter, struct cell_err *err);
-int seccomp_apply(void *filter, struct cell_err *err);
-void seccomp_free(void *filter);
+/* seccomp.c: linux.seccomp compiled to a BPF program (NULL when absent;
+ * cached in cache_dirfd when >= 0), loaded with the seccomp() syscall. With
+ * SCMP_ACT_NOTIFY the load yields the listener fd in *notify_fd. */
+struct seccomp_filter {
+	struct sock_filter *insns;
+	size_t n;
+	unsigned int flags;          /* SECCOMP_FILTER_FLAG_* */
+};
+int seccomp_build(const json_t *seccomp, int cache_dirfd, struct seccomp_filter **filter,
+		  struct cell_err *err);
+int seccomp_apply(struct seccomp_filter *filter, int *notify_fd, struct cell_err *err);
+bool seccomp_wants_listener(const struct seccomp_filter *filter);
+void seccomp_free(struct seccomp_filter *filter);
 
 /* procattr.c */
 int procattr_check(const struct cell_process *p, struct cell_err *err);

@@ -2,9 +2,19 @@
  * container exists (so bad profiles fail early), loaded by the init. */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "../runtime/cleanup.h"
 #include "../runtime/log.h"
+#include "../runtime/util.h"
 
 #include <ctype.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <errno.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -35,20 +45,21 @@ static const struct {
 	{ "SCMP_CMP_MASKED_EQ", SCMP_CMP_MASKED_EQ },
 };
 
+/* Filter flags as the seccomp() system call takes them: cell loads the
+ * exported program itself, so every flag the kernel knows is available. */
 static const struct {
 	const char *name;
-	enum scmp_filter_attr attr;
+	unsigned int flag;
 } flags[] = {
-	{ "SECCOMP_FILTER_FLAG_TSYNC", SCMP_FLTATR_CTL_TSYNC },
-	{ "SECCOMP_FILTER_FLAG_LOG", SCMP_FLTATR_CTL_LOG },
-	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SCMP_FLTATR_CTL_SSB },
+	{ "SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC },
+	{ "SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG },
+	{ "SECCOMP_FILTER_FLAG_SPEC_ALLOW", SECCOMP_FILTER_FLAG_SPEC_ALLOW },
+	{ "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV", 1U << 5 },
 };
 
 static int action_of(const char *name, const json_t *errno_ret, uint32_t def_errno, uint32_t *out,
 		     const char *path, struct cell_err *err)
 {
-	if (!strcmp(name, "SCMP_ACT_NOTIFY"))
-		return cell_err_set(err, 0, "%s: SCMP_ACT_NOTIFY is not supported yet", path);
 	for (size_t i = 0; i < sizeof(actions) / sizeof(actions[0]); i++) {
 		if (strcmp(actions[i].name, name))
 			continue;
@@ -137,11 +148,136 @@ static int add_syscall(scmp_filter_ctx ctx, const json_t *sc, uint32_t def_actio
 	return 0;
 }
 
-int seccomp_build(const json_t *sc, void **out, struct cell_err *err)
+/* libseccomp's rules → the BPF program the kernel runs. */
+static int compile(const json_t *sc, uint32_t def_action, uint32_t def_errno, struct seccomp_filter *f,
+		   struct cell_err *err)
 {
+	const json_t *e;
+	scmp_filter_ctx ctx = seccomp_init(def_action);
+	struct stat st;
+	int mfd = -1, ret = -1;
+	size_t i;
+
+	if (!ctx)
+		return cell_err_set(err, EINVAL, "linux.seccomp: init");
+	json_array_foreach(json_object_get(sc, "architectures"), i, e) {
+		uint32_t arch;
+		int r;
+		if (arch_of(json_string_value(e), &arch) < 0) {
+			cell_err_set(err, 0, "linux.seccomp.architectures[%zu]: unknown architecture \"%s\"", i,
+				     json_string_value(e));
+			goto out;
+		}
+		r = seccomp_arch_add(ctx, arch);
+		if (r < 0 && r != -EEXIST) {
+			cell_err_set(err, -r, "linux.seccomp.architectures[%zu]", i);
+			goto out;
+		}
+	}
+	json_array_foreach(json_object_get(sc, "syscalls"), i, e)
+		if (add_syscall(ctx, e, def_action, def_errno, i, err) < 0)
+			goto out;
+	mfd = memfd_create("seccomp-bpf", MFD_CLOEXEC);
+	if (mfd < 0 || seccomp_export_bpf(ctx, mfd) < 0 || fstat(mfd, &st) < 0 ||
+	    st.st_size % sizeof(struct sock_filter) || !st.st_size) {
+		cell_err_set(err, errno, "linux.seccomp: export the filter");
+		goto out;
+	}
+	f->n = st.st_size / sizeof(struct sock_filter);
+	f->insns = malloc(st.st_size);
+	if (!f->insns || pread(mfd, f->insns, st.st_size, 0) != st.st_size) {
+		cell_err_set(err, errno, "linux.seccomp: export the filter");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (mfd >= 0)
+		close(mfd);
+	seccomp_release(ctx);
+	return ret;
+}
+
+/* A compiled program is kept in <state root>/.seccomp, under a hash of the
+ * profile; the profile text is stored with it and compared in full, so a
+ * hash collision can only miss, never load another profile's program. */
+static uint64_t fnv1a(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+	return h;
+}
+
+static char *cache_key(const json_t *sc)
+{
+	char *text = json_dumps(sc, JSON_COMPACT | JSON_SORT_KEYS), *key = NULL;
+	const struct scmp_version *v = seccomp_version();
+
+	if (text && asprintf(&key, "%u.%u.%u|%u|%s", v->major, v->minor, v->micro, seccomp_arch_native(), text) < 0)
+		key = NULL;
+	free(text);
+	return key;
+}
+
+static bool cache_load(int dirfd, const char *name, const char *key, struct seccomp_filter *f)
+{
+	_cleanup_close_ int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	size_t klen = strlen(key);
+	struct stat st;
+	char *buf;
+	bool ok = false;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || (size_t)st.st_size <= klen + 1 ||
+	    (st.st_size - klen - 1) % sizeof(struct sock_filter))
+		return false;
+	buf = malloc(st.st_size);
+	if (buf && read(fd, buf, st.st_size) == st.st_size && !memcmp(buf, key, klen) && buf[klen] == '\n') {
+		f->n = (st.st_size - klen - 1) / sizeof(struct sock_filter);
+		f->insns = malloc(f->n * sizeof(struct sock_filter));
+		if (f->insns) {
+			memcpy(f->insns, buf + klen + 1, f->n * sizeof(struct sock_filter));
+			ok = true;
+		}
+	}
+	free(buf);
+	return ok;
+}
+
+static void cache_store(int dirfd, const char *name, const char *key, const struct seccomp_filter *f)
+{
+	size_t klen = strlen(key), blen = f->n * sizeof(struct sock_filter);
+	char *buf = malloc(klen + 1 + blen);
+
+	if (!buf)
+		return;
+	memcpy(buf, key, klen);
+	buf[klen] = '\n';
+	memcpy(buf + klen + 1, f->insns, blen);
+	cell_write_file_atomic(dirfd, name, buf, klen + 1 + blen, 0600, &(struct cell_err){ 0 });
+	free(buf);
+}
+
+static bool uses_notify(const json_t *sc)
+{
+	const json_t *e;
+	size_t i;
+
+	if (!strcmp(json_string_value(json_object_get(sc, "defaultAction")), "SCMP_ACT_NOTIFY"))
+		return true;
+	json_array_foreach(json_object_get(sc, "syscalls"), i, e)
+		if (!strcmp(json_string_value(json_object_get(e, "action")), "SCMP_ACT_NOTIFY"))
+			return true;
+	return false;
+}
+
+int seccomp_build(const json_t *sc, int cache_dirfd, struct seccomp_filter **out, struct cell_err *err)
+{
+	struct seccomp_filter *f;
 	const json_t *v, *e;
 	uint32_t def_action, def_errno = EPERM;
-	scmp_filter_ctx ctx;
+	_cleanup_free_ char *key = NULL;
+	char name[32];
 	size_t i;
 
 	*out = NULL;
@@ -152,64 +288,81 @@ int seccomp_build(const json_t *sc, void **out, struct cell_err *err)
 	if (action_of(json_string_value(json_object_get(sc, "defaultAction")), v, def_errno, &def_action,
 		      "linux.seccomp.defaultAction", err) < 0)
 		return -1;
-	ctx = seccomp_init(def_action);
-	if (!ctx)
-		return cell_err_set(err, EINVAL, "linux.seccomp: init");
-	json_array_foreach(json_object_get(sc, "architectures"), i, e) {
-		uint32_t arch;
-		int r;
-		if (arch_of(json_string_value(e), &arch) < 0) {
-			cell_err_set(err, 0, "linux.seccomp.architectures[%zu]: unknown architecture \"%s\"", i,
-				     json_string_value(e));
-			goto fail;
-		}
-		r = seccomp_arch_add(ctx, arch);
-		if (r < 0 && r != -EEXIST) {
-			cell_err_set(err, -r, "linux.seccomp.architectures[%zu]", i);
-			goto fail;
-		}
-	}
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return cell_err_set(err, ENOMEM, "linux.seccomp");
 	json_array_foreach(json_object_get(sc, "flags"), i, e) {
-		const char *f = json_string_value(e);
+		const char *fl = json_string_value(e);
 		size_t k;
 		for (k = 0; k < sizeof(flags) / sizeof(flags[0]); k++)
-			if (!strcmp(flags[k].name, f))
+			if (!strcmp(flags[k].name, fl))
 				break;
 		if (k == sizeof(flags) / sizeof(flags[0])) {
-			cell_err_set(err, 0, "linux.seccomp.flags[%zu]: \"%s\" is not supported", i, f);
+			cell_err_set(err, 0, "linux.seccomp.flags[%zu]: \"%s\" is not supported", i, fl);
 			goto fail;
 		}
-		if (seccomp_attr_set(ctx, flags[k].attr, 1) < 0) {
-			cell_err_set(err, 0, "linux.seccomp.flags[%zu]: %s is not supported by this kernel", i, f);
-			goto fail;
-		}
+		f->flags |= flags[k].flag;
 	}
-	/* no_new_privs is the process's own choice (process.noNewPrivileges) */
-	seccomp_attr_set(ctx, SCMP_FLTATR_CTL_NNP, 0);
-	json_array_foreach(json_object_get(sc, "syscalls"), i, e)
-		if (add_syscall(ctx, e, def_action, def_errno, i, err) < 0)
+	if (uses_notify(sc)) {
+		const char *lp = json_string_value(json_object_get(sc, "listenerPath"));
+		if (!lp || !*lp) {
+			cell_err_set(err, 0, "linux.seccomp.listenerPath: required with SCMP_ACT_NOTIFY");
 			goto fail;
-	*out = ctx;
+		}
+		f->flags |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
+	}
+	key = cache_key(sc);
+	if (key)
+		snprintf(name, sizeof(name), "%016llx", (unsigned long long)fnv1a(key, strlen(key)));
+	if (key && cache_dirfd >= 0 && cache_load(cache_dirfd, name, key, f)) {
+		*out = f;
+		return 0;
+	}
+	if (compile(sc, def_action, def_errno, f, err) < 0)
+		goto fail;
+	if (key && cache_dirfd >= 0)
+		cache_store(cache_dirfd, name, key, f);
+	*out = f;
 	return 0;
 fail:
-	seccomp_release(ctx);
+	seccomp_free(f);
 	return -1;
 }
 
-int seccomp_apply(void *filter, struct cell_err *err)
+int seccomp_apply(struct seccomp_filter *f, int *notify_fd, struct cell_err *err)
 {
-	int r;
+	struct sock_fprog prog;
+	long r;
 
-	if (!filter)
+	if (notify_fd)
+		*notify_fd = -1;
+	if (!f)
 		return 0;
-	r = seccomp_load(filter);
+	prog = (struct sock_fprog){ .len = f->n, .filter = f->insns };
+	r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->flags, &prog);
+	if (r < 0 && errno == EINVAL && f->flags)
+		return cell_err_set(err, errno, "linux.seccomp: load filter (flags %#x: does this kernel know them?)",
+				    f->flags);
 	if (r < 0)
-		return cell_err_set(err, -r, "linux.seccomp: load filter");
+		return cell_err_set(err, errno, "linux.seccomp: load filter");
+	if (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER) {
+		if (notify_fd)
+			*notify_fd = r;
+		else
+			close(r);
+	}
 	return 0;
 }
 
-void seccomp_free(void *filter)
+bool seccomp_wants_listener(const struct seccomp_filter *f)
 {
-	if (filter)
-		seccomp_release(filter);
+	return f && (f->flags & SECCOMP_FILTER_FLAG_NEW_LISTENER);
+}
+
+void seccomp_free(struct seccomp_filter *f)
+{
+	if (f) {
+		free(f->insns);
+		free(f);
+	}
 }

@@ -53,8 +53,9 @@ struct cell_driver {
 	const char *kind;
 	/* Bring the guest to "created": its process exists and waits. */
 	int (*create)(const struct cell_create_req *req, pid_t *pid, struct cell_err *err);
-	/* Let the created guest run its process; returns when it has started. */
-	int (*start)(int state_dirfd, pid_t pid, struct cell_err *err);
+	/* Let the created guest run its process; returns when it has started,
+	 * with the seccomp listener fd in *notify_fd (-1 without one). */
+	int (*start)(int state_dirfd, pid_t pid, int *notify_fd, struct cell_err *err);
 	/* Signal the guest (all = every process of it). */
 	int (*kill)(pid_t pid, uint64_t pid_start, int sig, bool all, struct cell_err *err);
 	/* Start a process inside the running guest; returns once it has

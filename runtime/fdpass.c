@@ -14,7 +14,8 @@
 int cell_send_fd(int sock, int fd, const char *name, struct cell_err *err)
 {
 	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) + 1 };
+	/* the name without its NUL, as runc sends it: receivers parse it as is */
+	struct iovec iov = { .iov_base = (void *)name, .iov_len = strlen(name) };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1,
 			      .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
 	struct cmsghdr *c;
@@ -27,7 +28,7 @@ int cell_send_fd(int sock, int fd, const char *name, struct cell_err *err)
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0)
 		if (errno != EINTR)
-			return cell_err_set(err, errno, "send terminal to console socket");
+			return cell_err_set(err, errno, "send a file descriptor");
 	return 0;
 }
 

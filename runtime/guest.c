@@ -262,6 +262,34 @@ static int open_guest(const struct cell_ctx *ctx, const char *id, struct cell_ha
 	return 0;
 }
 
+/* The seccomp agent at linux.seccomp.listenerPath gets the listener fd and
+ * the runtime-spec's container process state, as runc sends them. */
+static int send_to_listener(const struct cell_spec *spec, const struct cell_state *st, int fd,
+			    struct cell_err *err)
+{
+	const char *path = spec ? json_string_value(json_object_get(spec->seccomp, "listenerPath")) : NULL;
+	const char *meta = spec ? json_string_value(json_object_get(spec->seccomp, "listenerMetadata")) : NULL;
+	_cleanup_close_ int sock = -1;
+	_cleanup_free_ char *text = NULL;
+	json_t *msg;
+
+	if (!path)
+		return cell_err_set(err, 0, "linux.seccomp.listenerPath: missing");
+	msg = json_pack("{s:s, s:[s], s:i, s:s, s:o}", "ociVersion", CELL_OCI_VERSION, "fds", "seccompFd",
+			"pid", (json_int_t)st->pid, "metadata", meta ? meta : "", "state",
+			cell_state_to_json(st, CELL_STATUS_RUNNING));
+	text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+	json_decref(msg);
+	if (!text)
+		return cell_err_set(err, ENOMEM, "seccomp listener");
+	sock = cell_unix_connect(path, err);
+	if (sock < 0)
+		return cell_err_wrap(err, "linux.seccomp.listenerPath");
+	if (cell_send_fd(sock, fd, text, err) < 0)
+		return cell_err_wrap(err, "linux.seccomp.listenerPath %s", path);
+	return 0;
+}
+
 int cell_start(const struct cell_ctx *ctx, const char *id, struct cell_err *err)
 {
 	struct cell_handle h = { .dirfd = -1 };
@@ -269,7 +297,7 @@ int cell_start(const struct cell_ctx *ctx, const char *id, struct cell_err *err)
 	const struct cell_driver *drv;
 	struct cell_spec *spec = NULL;
 	enum cell_status status;
-	int ret = -1;
+	int ret = -1, notify_fd = -1;
 
 	if (open_guest(ctx, id, &h, &st, &drv, err) < 0)
 		return -1;
@@ -279,12 +307,17 @@ int cell_start(const struct cell_ctx *ctx, const char *id, struct cell_err *err)
 			     cell_status_name(status));
 		goto out;
 	}
-	if (drv->start(h.dirfd, st.pid, err) < 0)
+	if (drv->start(h.dirfd, st.pid, &notify_fd, err) < 0)
 		goto out;
 	st.status = CELL_STATUS_RUNNING;
 	if (cell_state_write(&h, &st, err) < 0)
 		goto out;
 	spec = load_saved_spec(&h);
+	if (notify_fd >= 0 && send_to_listener(spec, &st, notify_fd, err) < 0) {
+		/* its notified system calls would wait for an agent forever */
+		drv->kill(st.pid, st.pid_start, SIGKILL, true, &(struct cell_err){ 0 });
+		goto out;
+	}
 	if (spec && spec->hooks.n[CELL_HOOK_POSTSTART]) {
 		_cleanup_free_ char *state = state_text(&st, cell_state_status(&st));
 		struct cell_err herr = { 0 };
@@ -294,6 +327,8 @@ int cell_start(const struct cell_ctx *ctx, const char *id, struct cell_err *err)
 	}
 	ret = 0;
 out:
+	if (notify_fd >= 0)
+		close(notify_fd);
 	cell_spec_free(spec);
 	cell_state_free(&st);
 	cell_handle_close(&h);

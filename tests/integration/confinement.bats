@@ -226,3 +226,39 @@ load helpers
 	jq -se 'map(select(.type == "seccomp")) | any(.id == "c1" and .data.syscall == "uname" and .data.action == "SCMP_ACT_LOG" and .data.pid > 0 and (.data.time | test("^20")))' "$BATS_TEST_TMPDIR/events"
 	jq -se 'map(select(.type == "seccomp")) | any(.data.syscall == "mkdir" and .data.action == "SCMP_ACT_ERRNO")' "$BATS_TEST_TMPDIR/events"
 }
+
+@test "SCMP_ACT_NOTIFY: the agent at listenerPath gets the fd and the state, and answers" {
+	sock=$BATS_TEST_TMPDIR/agent.sock
+	"$TESTBIN/seccompagent" "$sock" "$BATS_TEST_TMPDIR/state.json" >"$BATS_TEST_TMPDIR/agent.out" &
+	agent=$!
+	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.05; done
+	cfg '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": $s, "listenerMetadata": "meta-1",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}' --arg s "$sock"
+	args sh -c 'mkdir /tmp/agent-test; echo done'
+	run cell run --bundle "$BUNDLE" c1
+	wait $agent
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Invalid cross-device link"* ]]
+	grep -q '^notified mkdir' "$BATS_TEST_TMPDIR/agent.out"
+	jq -e '.fds == ["seccompFd"] and .metadata == "meta-1" and .pid > 0 and .state.id == "c1"
+		and .state.status == "running" and .ociVersion == "1.2.0"' "$BATS_TEST_TMPDIR/state.json"
+	cfg '.linux.seccomp.listenerPath = null'
+	run cell run --bundle "$BUNDLE" c2
+	assert_one_error run "config.json: linux.seccomp.listenerPath: required with SCMP_ACT_NOTIFY"
+	assert_clean
+}
+
+@test "a compiled filter is reused from the state root's cache" {
+	args true
+	cell run --bundle "$BUNDLE" c1
+	n=$(ls "$ROOT/.seccomp" | wc -l)
+	[ "$n" -ge 1 ]
+	cell run --bundle "$BUNDLE" c2
+	[ "$(ls "$ROOT/.seccomp" | wc -l)" = "$n" ]
+	# a cached entry whose profile differs is not used: it is compiled again
+	f=$(ls "$ROOT/.seccomp" | head -1)
+	printf 'garbage' >"$ROOT/.seccomp/$f"
+	args grep Seccomp: /proc/self/status
+	run cell run --bundle "$BUNDLE" c3
+	[ "$output" = $'Seccomp:\t2' ]
+}
