@@ -26,53 +26,24 @@ static void *dl_sym(void *h, const char *lib, const char *sym)
 	return p;
 }
 
-static struct img_dl_archive dl_archive;
-static pthread_once_t once_archive = PTHREAD_ONCE_INIT;
+/* One library: its table, filled once by dlopen and dlsym of each name. */
+#define IMG_DL_FIELD_LOAD(f) t->f = dl_sym(h, lib, #f);
+#define IMG_DL_LIBRARY(name, soname, LIST)                                   \
+	static struct img_dl_##name dl_##name;                               \
+	static pthread_once_t once_##name = PTHREAD_ONCE_INIT;               \
+	static void load_##name(void)                                        \
+	{                                                                    \
+		const char *lib = soname;                                    \
+		struct img_dl_##name *t = &dl_##name;                        \
+		void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);                \
+		LIST(IMG_DL_FIELD_LOAD)                                      \
+	}                                                                    \
+	const struct img_dl_##name *img_dl_##name(void)                      \
+	{                                                                    \
+		pthread_once(&once_##name, load_##name);                     \
+		return &dl_##name;                                           \
+	}
 
-static void load_archive(void)
-{
-	void *h = dlopen("libarchive.so.13", RTLD_NOW | RTLD_LOCAL);
-#define IMG_DL_LOAD(f) dl_archive.f = dl_sym(h, "libarchive.so.13", #f);
-	IMG_DL_ARCHIVE(IMG_DL_LOAD)
-#undef IMG_DL_LOAD
-}
-
-const struct img_dl_archive *img_dl_archive(void)
-{
-	pthread_once(&once_archive, load_archive);
-	return &dl_archive;
-}
-
-static struct img_dl_curl dl_curl;
-static pthread_once_t once_curl = PTHREAD_ONCE_INIT;
-
-static void load_curl(void)
-{
-	void *h = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
-#define IMG_DL_LOAD(f) dl_curl.f = dl_sym(h, "libcurl.so.4", #f);
-	IMG_DL_CURL(IMG_DL_LOAD)
-#undef IMG_DL_LOAD
-}
-
-const struct img_dl_curl *img_dl_curl(void)
-{
-	pthread_once(&once_curl, load_curl);
-	return &dl_curl;
-}
-
-static struct img_dl_crypto dl_crypto;
-static pthread_once_t once_crypto = PTHREAD_ONCE_INIT;
-
-static void load_crypto(void)
-{
-	void *h = dlopen("libcrypto.so.3", RTLD_NOW | RTLD_LOCAL);
-#define IMG_DL_LOAD(f) dl_crypto.f = dl_sym(h, "libcrypto.so.3", #f);
-	IMG_DL_CRYPTO(IMG_DL_LOAD)
-#undef IMG_DL_LOAD
-}
-
-const struct img_dl_crypto *img_dl_crypto(void)
-{
-	pthread_once(&once_crypto, load_crypto);
-	return &dl_crypto;
-}
+IMG_DL_LIBRARY(archive, "libarchive.so.13", IMG_DL_ARCHIVE)
+IMG_DL_LIBRARY(curl, "libcurl.so.4", IMG_DL_CURL)
+IMG_DL_LIBRARY(crypto, "libcrypto.so.3", IMG_DL_CRYPTO)

@@ -210,7 +210,8 @@ until_ok() {
 	"$@"
 }
 
-cellroot_empty() { [[ -z $(ls -A "$1") ]]; }
+# (.seccomp is the root's cache of compiled filters, not a container's)
+cellroot_empty() { [[ -z $(ls -A "$1" | grep -vx .seccomp) ]]; }
 
 # --- podman --------------------------------------------------------------
 

@@ -58,5 +58,9 @@ int main(int argc, char **argv)
 		resp->error = -EXDEV;
 		seccomp_notify_respond(nfd, resp);
 	}
+	seccomp_notify_free(req, resp);
+	close(nfd);
+	close(conn);
+	close(lfd);
 	return 0;
 }
