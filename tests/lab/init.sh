@@ -68,6 +68,12 @@ mkdir -p dev/pts dev/shm
 mount -t devpts -o gid=5,mode=620,ptmxmode=666 devpts dev/pts || fail "mount devpts"
 mount -t tmpfs -o mode=1777,nosuid,nodev shm dev/shm || fail "mount /dev/shm"
 mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs tmp || fail "mount /tmp"
+# a checkout under /tmp (a CI clone) comes back on top of the guest's /tmp
+if [ -n "${CHECKOUT:-}" ]; then
+	mkdir -p ".$CHECKOUT"
+	mount -t 9p -o trans=virtio,version=9p2000.L,ro,cache=loose,msize=262144 checkout ".$CHECKOUT" ||
+		fail "cannot mount the checkout $CHECKOUT"
+fi
 [ -e dev/ptmx ] || ln -s pts/ptmx dev/ptmx
 [ -e dev/fd ] || ln -s /proc/self/fd dev/fd
 [ -e dev/stdin ] || ln -s /proc/self/fd/0 dev/stdin

@@ -28,6 +28,13 @@ now() { echo "${EPOCHREALTIME/,/.}"; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 
 [ $# -gt 0 ] || { echo "usage: $0 FILE.bats [FILE.bats ...]" >&2; exit 2; }
+# The project's checkout. Where it lies under a path the guest mounts afresh
+# (a CI clone in /tmp, say), it gets a 9p share of its own at the same path.
+CHECKOUT=$(realpath "$LAB_DIR/../..")
+case $CHECKOUT in
+/tmp/* | /run/*) SHARE_CHECKOUT=1 ;;
+*) SHARE_CHECKOUT= ;;
+esac
 FILES=()
 for f in "$@"; do
 	[ -f "$f" ] || { log "no such file: $f"; exit 2; }
@@ -35,6 +42,7 @@ for f in "$@"; do
 	# except where the guest mounts its own filesystems.
 	f=$(realpath "$f")
 	case $f in
+	"$CHECKOUT"/*) ;; # shared with the guest below when it is under /tmp or /run
 	/tmp/* | /run/* | /dev/* | /proc/* | /sys/*)
 		log "$f is not visible inside the lab (the guest has its own /tmp, /run, /dev ...)"
 		exit 2
@@ -43,6 +51,7 @@ for f in "$@"; do
 	FILES+=("$f")
 done
 case ${CELL:-} in
+"$CHECKOUT"/*) ;;
 /tmp/* | /run/* | /dev/shm/*) log "warning: CELL=$CELL is not visible inside the lab" ;;
 esac
 
@@ -101,6 +110,7 @@ cp "$LAB_DIR/guest.sh" "$RUNDIR/guest.sh"
 {
 	printf 'KERNEL_VERSION=%q\n' "$LAB_KERNEL_VERSION"
 	printf 'KERNEL_ROOT=%q\n' "$(realpath "$LAB_KERNEL_ROOT")"
+	printf 'CHECKOUT=%q\n' "${SHARE_CHECKOUT:+$CHECKOUT}"
 } >"$RUNDIR/stage1.conf"
 {
 	printf 'NONCE=%q\n' "$NONCE"
@@ -205,6 +215,9 @@ boot_lab() {
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$RUNDIR,mount_tag=cellrun,security_model=none,multidevs=remap"
 	)
+	if [ -n "$SHARE_CHECKOUT" ]; then
+		qemu+=(-virtfs "local,path=$CHECKOUT,mount_tag=checkout,security_model=none,readonly=on,multidevs=remap")
+	fi
 	remaining=$(awk -v s="$START" -v n="$(now)" -v t="$TIMEOUT" \
 		'BEGIN { r = int(t - (n - s)); print (r > 10 ? r : 10) }')
 	log "booting kernel $LAB_KERNEL_VERSION ($BOOT_KIND), ${MEM} MiB, timeout ${remaining} s"
