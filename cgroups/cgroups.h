@@ -35,8 +35,12 @@ bool cg_exists(const char *path);
 
 /* Apply linux.resources (already type-checked). `where` names the object
  * in messages, e.g. "config.json: linux.resources". Raw `unified` keys
- * must name a file the cgroup has. update = false on create. */
-int cg_apply(const char *path, const json_t *res, const char *where, struct cell_err *err);
+ * must name a file the cgroup has. A non-empty `devices` list is enforced
+ * (v1 devices.allow/deny, v2 an eBPF device program added to the cgroup's)
+ * together with the default devices, less those whose node spec_devices
+ * (linux.devices, may be NULL) creates. */
+int cg_apply(const char *path, const json_t *res, const json_t *spec_devices, const char *where,
+	     struct cell_err *err);
 
 /* Move a process (and its future children) into the cgroup. */
 int cg_attach(const char *path, pid_t pid, struct cell_err *err);

@@ -86,9 +86,13 @@ static int write_pass(const char *path, struct cg_sets *s, bool *failed, bool la
 	return nfail;
 }
 
-int cg_apply(const char *path, const json_t *res, const char *where, struct cell_err *err)
+int cg_apply(const char *path, const json_t *res, const json_t *spec_devices, const char *where,
+	     struct cell_err *err)
 {
 	struct cg_sets s = { 0 };
+	struct cg_dev_rule *rules = NULL;
+	size_t nrules = 0;
+	const json_t *devs = json_object_get(res, "devices");
 	char leaf[PATH_MAX];
 	enum cg_version v = cg_version(err);
 	const char *key;
@@ -103,7 +107,9 @@ int cg_apply(const char *path, const json_t *res, const char *where, struct cell
 	if (json_object_get(res, "rdma"))
 		return cell_err_set(err, ENOTSUP, "%s.rdma: not supported by cell", where);
 	snprintf(leaf, sizeof(leaf), CG_MNT "%s", path);
-	r = v == CG_V2 ? cg_v2_settings(res, leaf, &s, err) : cg_v1_settings(res, &s, err);
+	r = v == CG_V2 ? cg_v2_settings(res, leaf, &s, err) : cg_v1_settings(res, spec_devices, &s, err);
+	if (r == 0 && v == CG_V2 && json_array_size(devs))
+		r = cg_dev_rules(devs, spec_devices, &rules, &nrules, err);
 	if (r < 0) {
 		cell_err_wrap(err, "%s", where);
 		goto out;
@@ -129,8 +135,13 @@ int cg_apply(const char *path, const json_t *res, const char *where, struct cell
 	if (write_pass(path, &s, failed, false, where, err) > 0 &&
 	    write_pass(path, &s, failed, true, where, err) != 0)
 		goto out;
+	if (rules && cg_dev_attach(leaf, rules, nrules, err) < 0) {
+		cell_err_wrap(err, "%s.devices", where);
+		goto out;
+	}
 	ret = 0;
 out:
+	free(rules);
 	free(failed);
 	cg_sets_free(&s);
 	return ret;

@@ -10,53 +10,27 @@
 #define ADD(ctrl, file, field, ...) \
 	do { if (cg_sets_add(out, ctrl, file, field, __VA_ARGS__) < 0) goto nomem; } while (0)
 
-/* "a *:* rwm", "c 1:3 rw": one devices.allow/deny line. */
-int cg_device_rule(const json_t *d, char *buf, size_t len)
+/* The rules in order (defaults last, see devices_bpf.c), one
+ * devices.allow or devices.deny line each. */
+static int devices(const json_t *arr, const json_t *spec_devices, struct cg_sets *out, struct cell_err *err)
 {
-	const char *type = json_string_value(json_object_get(d, "type"));
-	const char *access = json_string_value(json_object_get(d, "access"));
-	int64_t major, minor;
-	char smaj[24] = "*", smin[24] = "*";
-
-	if (!type || !*type)
-		type = "a";
-	if (strcmp(type, "a") && strcmp(type, "b") && strcmp(type, "c"))
-		return -1;
-	if (!access || !*access)
-		access = "rwm";
-	if (strspn(access, "rwm") != strlen(access))
-		return -1;
-	if (cg_json_int(d, "major", &major) && major >= 0)
-		snprintf(smaj, sizeof(smaj), "%lld", (long long)major);
-	if (cg_json_int(d, "minor", &minor) && minor >= 0)
-		snprintf(smin, sizeof(smin), "%lld", (long long)minor);
-	snprintf(buf, len, "%s %s:%s %s", type, smaj, smin, access);
-	return 0;
-}
-
-/* Devices every container needs, allowed after the spec's rules as runc does. */
-static const char *const default_devices[] = {
-	"c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
-	"c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", NULL,
-};
-
-static int devices(const json_t *arr, struct cg_sets *out, struct cell_err *err)
-{
-	size_t i;
-	json_t *d;
+	_cleanup_free_ struct cg_dev_rule *rules = NULL;
+	size_t n;
 	char rule[96], field[64];
 
 	if (!json_array_size(arr))
 		return 0;
-	json_array_foreach(arr, i, d) {
-		snprintf(field, sizeof(field), "devices[%zu]", i);
-		if (cg_device_rule(d, rule, sizeof(rule)) < 0)
-			return cell_err_set(err, EINVAL, "%s: bad type or access", field);
-		ADD("devices", json_is_true(json_object_get(d, "allow")) ? "devices.allow" : "devices.deny",
-		    field, "%s", rule);
+	if (cg_dev_rules(arr, spec_devices, &rules, &n, err) < 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (i < json_array_size(arr))
+			snprintf(field, sizeof(field), "devices[%zu]", i);
+		else
+			snprintf(field, sizeof(field), "devices");
+		if (cg_dev_rule_format(&rules[i], rule, sizeof(rule)) < 0)
+			goto nomem;
+		ADD("devices", rules[i].allow ? "devices.allow" : "devices.deny", field, "%s", rule);
 	}
-	for (const char *const *r = default_devices; *r; r++)
-		ADD("devices", "devices.allow", "devices", "%s", *r);
 	return 0;
 nomem:
 	return cell_err_set(err, ENOMEM, "devices");
@@ -106,7 +80,7 @@ static const struct v1_int {
 	{ "network", "classID", "net_cls", "net_cls.classid", false },
 };
 
-int cg_v1_settings(const json_t *res, struct cg_sets *out, struct cell_err *err)
+int cg_v1_settings(const json_t *res, const json_t *spec_devices, struct cg_sets *out, struct cell_err *err)
 {
 	const json_t *m = json_object_get(res, "memory"), *c = json_object_get(res, "cpu");
 	const json_t *b = json_object_get(res, "blockIO"), *n = json_object_get(res, "network");
@@ -114,7 +88,7 @@ int cg_v1_settings(const json_t *res, struct cg_sets *out, struct cell_err *err)
 	size_t i;
 	int64_t v;
 
-	if (devices(json_object_get(res, "devices"), out, err) < 0)
+	if (devices(json_object_get(res, "devices"), spec_devices, out, err) < 0)
 		return -1;
 	/* the table's order keeps memsw >= the limit on create */
 	for (size_t k = 0; k < CELL_ARRAY_SIZE(v1_ints); k++) {

@@ -147,8 +147,7 @@ int cg_v2_settings(const json_t *res, const char *dir, struct cg_sets *out, stru
 		goto nomem;
 	if (json_object_get(res, "network"))
 		return cell_err_set(err, ENOTSUP, "network: net_cls and net_prio do not exist on cgroup v2");
-	if (json_array_size(json_object_get(res, "devices")))
-		cell_debug("linux.resources.devices: not enforced on cgroup v2 (no eBPF device program yet)");
+	/* devices: a BPF program, not a file (cg_apply, devices_bpf.c) */
 	return 0;
 nomem:
 	return cell_err_set(err, ENOMEM, "linux.resources");

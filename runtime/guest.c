@@ -203,7 +203,7 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 	}
 	if (save_config(&h, spec, err) < 0 || cell_state_write(&h, &st, err) < 0)
 		goto remove;
-	if (cell_policy_prepare(cgpath, spec->resources, "config.json: linux.resources", err) < 0)
+	if (cell_policy_prepare_spec(cgpath, spec, "config.json: linux.resources", err) < 0)
 		goto remove;
 	cg_made = true;
 

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "schema.h"
 #include "spec.h"
+#include "util.h"
 #include "../cgroups/cgroups.h"
 
 #include <errno.h>
@@ -58,18 +59,25 @@ int cell_policy_cgroup_path(const char *manager, const char *spec_path, const ch
 	return 0;
 }
 
-int cell_policy_prepare(const char *cgpath, const json_t *resources, const char *where,
-			struct cell_err *err)
+static int prepare(const char *cgpath, const json_t *resources, const json_t *devices, const char *where,
+		   struct cell_err *err)
 {
 	if (!*cgpath)
 		return 0;
 	if (cg_create(cgpath, err) < 0)
 		return -1;
-	if (cg_apply(cgpath, resources, where, err) < 0) {
+	if (cg_apply(cgpath, resources, devices, where, err) < 0) {
 		cg_destroy(cgpath, &(struct cell_err){ 0 });
 		return -1;
 	}
 	return 0;
+}
+
+int cell_policy_prepare_spec(const char *cgpath, const struct cell_spec *spec, const char *where,
+			     struct cell_err *err)
+{
+	return prepare(cgpath, spec->resources, json_object_get(json_object_get(spec->doc, "linux"), "devices"),
+		       where, err);
 }
 
 int cell_policy_place(const char *cgpath, pid_t pid, struct cell_err *err)
@@ -82,7 +90,7 @@ int cell_policy_update(const char *cgpath, const json_t *resources, const char *
 {
 	if (!*cgpath)
 		return cell_err_set(err, 0, "the container has no cgroup (created with --cgroup-manager disabled)");
-	return cg_apply(cgpath, resources, where, err);
+	return cg_apply(cgpath, resources, NULL, where, err);
 }
 
 int cell_policy_release(const char *cgpath, struct cell_err *err)
@@ -158,6 +166,136 @@ int cell_resume(const struct cell_ctx *ctx, const char *id, struct cell_err *err
 	return set_frozen(ctx, id, false, err);
 }
 
+/* runc's update keeps the other entries of a device list (blockIO's
+ * weightDevice, throttle*Device) and replaces the one with the same
+ * major:minor. */
+static bool same_device(const json_t *a, const json_t *b)
+{
+	const json_t *ma = json_object_get(a, "major"), *mb = json_object_get(b, "major");
+	const json_t *na = json_object_get(a, "minor"), *nb = json_object_get(b, "minor");
+
+	return json_is_integer(ma) && json_is_integer(na) && json_equal(ma, mb) && json_equal(na, nb);
+}
+
+static int upsert_devices(json_t *dst, const json_t *src)
+{
+	size_t i, j;
+	json_t *s, *d;
+
+	json_array_foreach(src, i, s) {
+		json_t *copy = json_deep_copy(s);
+		bool done = false;
+		json_array_foreach(dst, j, d) {
+			if (same_device(d, s)) {
+				done = true;
+				break;
+			}
+		}
+		if (!copy || (done ? json_array_set_new(dst, j, copy) : json_array_append_new(dst, copy)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* src into dst with linux.resources' key structure: objects merge key by
+ * key, per-device lists upsert, anything else replaces. */
+static int merge_resources(json_t *dst, const json_t *src)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach((json_t *)src, key, v) {
+		json_t *d = json_object_get(dst, key);
+		size_t kl = strlen(key);
+		int r;
+		if (json_is_object(d) && json_is_object(v))
+			r = merge_resources(d, v);
+		else if (json_is_array(d) && json_is_array(v) && kl > 6 && !strcmp(key + kl - 6, "Device"))
+			r = upsert_devices(d, v);
+		else
+			r = json_object_set_new(dst, key, json_deep_copy(v));
+		if (r < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The config saved at create (NULL if unreadable: then the update still
+ * applies, and only what it names). */
+static json_t *saved_config(const struct cell_handle *h)
+{
+	_cleanup_free_ char *text = NULL;
+	struct cell_err err = { 0 };
+	char path[64];
+	size_t len;
+	json_t *doc;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d/config.json", h->dirfd);
+	if (cell_read_file(path, &text, &len, 1 << 24, &err) < 0) {
+		cell_debug("update %s: saved config: %s", h->id, err.msg);
+		return NULL;
+	}
+	doc = json_loadb(text, len, 0, NULL);
+	if (!json_is_object(doc) || !json_is_object(json_object_get(doc, "linux"))) {
+		cell_debug("update %s: saved config is not a runtime-spec config", h->id);
+		json_decref(doc);
+		return NULL;
+	}
+	return doc;
+}
+
+/* The update is merged into the saved linux.resources; each object it names
+ * is applied whole from the merge, so that a value computed from two fields
+ * (cpu.max from quota and period, v2 swap from swap and limit) keeps the
+ * field the update left out. The merge is written back, under the lock. */
+static int update_locked(struct cell_handle *h, const char *cgpath, const json_t *resources, const char *where,
+			 struct cell_err *err)
+{
+	json_t *doc = saved_config(h), *linux_ = json_object_get(doc, "linux");
+	json_t *merged = json_object_get(linux_, "resources"), *apply = json_object(), *given = NULL;
+	_cleanup_free_ char *text = NULL;
+	const char *key;
+	json_t *v;
+	int ret = -1;
+
+	merged = json_is_object(merged) ? json_deep_copy(merged) : json_object();
+	given = json_deep_copy(resources);
+	if (!merged || !apply || !given) {
+		cell_err_set(err, ENOMEM, "%s", where);
+		goto out;
+	}
+	if (json_object_get(given, "devices")) {
+		/* as runc's update: the device rules stay as created */
+		cell_debug("%s.devices: not changed by update", where);
+		json_object_del(given, "devices");
+	}
+	if (merge_resources(merged, given) < 0) {
+		cell_err_set(err, ENOMEM, "%s", where);
+		goto out;
+	}
+	json_object_foreach(given, key, v)
+		json_object_set(apply, key, json_object_get(merged, key));
+	if (cell_policy_update(cgpath, apply, where, err) < 0)
+		goto out;
+	if (!doc) {
+		ret = 0;
+		goto out;
+	}
+	if (json_object_set(linux_, "resources", merged) < 0 || !(text = json_dumps(doc, JSON_COMPACT))) {
+		cell_err_set(err, ENOMEM, "config");
+		goto out;
+	}
+	ret = cell_write_file_atomic(h->dirfd, "config.json", text, strlen(text), 0600, err);
+	if (ret < 0)
+		cell_err_wrap(err, "the limits are applied, but saving them failed");
+out:
+	json_decref(given);
+	json_decref(apply);
+	json_decref(merged);
+	json_decref(doc);
+	return ret;
+}
+
 int cell_update(const struct cell_ctx *ctx, const char *id, const json_t *resources, const char *where,
 		struct cell_err *err)
 {
@@ -174,7 +312,7 @@ int cell_update(const struct cell_ctx *ctx, const char *id, const json_t *resour
 		return cell_err_wrap(err, "%s", where);
 	if (live_guest(ctx, id, &h, &st, err) < 0)
 		return -1;
-	ret = cell_policy_update(st.cgroup ? st.cgroup : "", resources, where, err);
+	ret = update_locked(&h, st.cgroup ? st.cgroup : "", resources, where, err);
 	cell_state_free(&st);
 	cell_handle_close(&h);
 	return ret;

@@ -4,7 +4,7 @@
  * vCPU threads follow it) sit under the same knobs: cpu.weight/shares,
  * cpu.max/quota, memory.max/limit, pids.max, io, cpuset.
  *
- * Order of use: cell_policy_cgroup_path → cell_policy_prepare (the cgroup
+ * Order of use: cell_policy_cgroup_path → cell_policy_prepare_spec (the cgroup
  * exists with its limits before the guest does) → cell_policy_place(pid)
  * as soon as the first process exists, before it runs guest code →
  * cell_policy_release on delete and on every failed create. An empty path
@@ -27,13 +27,18 @@
 int cell_policy_cgroup_path(const char *manager, const char *spec_path, const char *root, const char *id,
 			    char *out, size_t len, struct cell_err *err);
 
-/* Create the cgroup and apply resources (may be NULL). On failure nothing
- * is left behind. `where` names the resources in messages. */
-int cell_policy_prepare(const char *cgpath, const json_t *resources, const char *where,
-			struct cell_err *err);
+struct cell_spec;
+
+/* Create the cgroup and apply the spec's linux.resources (its device rules
+ * with the default devices, less those whose node linux.devices creates).
+ * On failure nothing is left behind. `where` names the resources in
+ * messages. */
+int cell_policy_prepare_spec(const char *cgpath, const struct cell_spec *spec, const char *where,
+			     struct cell_err *err);
 /* Put pid (and so everything it starts) into the guest's cgroup. */
 int cell_policy_place(const char *cgpath, pid_t pid, struct cell_err *err);
-/* Change the limits of a live guest. */
+/* Change the limits of a live guest (cell_update also merges them into the
+ * guest's saved config). */
 int cell_policy_update(const char *cgpath, const json_t *resources, const char *where,
 		       struct cell_err *err);
 /* Kill what is left in the cgroup and remove it. */

@@ -171,3 +171,52 @@ load cgroups_lib
 	run cell update --pids-limit 5 nosuch
 	assert_one_error update "does not exist"
 }
+
+@test "update writes the limits back into the saved config; a later update keeps them" {
+	cfg '.linux.resources.memory = {"limit": 33554432} | .linux.resources.pids = {"limit": 50}'
+	args sh -c 'sleep 100'
+	cell run -d --bundle "$BUNDLE" c1
+	saved=$ROOT/c1/config.json
+	cell update --memory 64m c1
+	[ "$(jq .linux.resources.memory.limit "$saved")" = 67108864 ]
+	[ "$(jq .linux.resources.pids.limit "$saved")" = 50 ]
+	cell update --pids-limit 7 c1
+	[ "$(jq -c .linux.resources.memory "$saved")" = '{"limit":67108864}' ]
+	[ "$(jq .linux.resources.pids.limit "$saved")" = 7 ]
+	# the kernel has both
+	run cell events --stats c1
+	[ "$(jq .data.memory.usage.limit <<<"$output")" = 67108864 ]
+	[ "$(jq .data.pids.limit <<<"$output")" = 7 ]
+	# a resources file merges key by key; its device rules are not changed (as runc)
+	echo '{"memory": {"reservation": 16777216}, "devices": [{"allow": true, "access": "rwm"}]}' >"$BATS_TEST_TMPDIR/r.json"
+	cell update --resources "$BATS_TEST_TMPDIR/r.json" c1
+	[ "$(jq -c .linux.resources.memory "$saved")" = '{"limit":67108864,"reservation":16777216}' ]
+	[ "$(jq -c .linux.resources.devices "$saved")" = '[{"allow":false,"access":"rwm"}]' ]
+	# the rest of the config is as created
+	[ "$(jq -c .process.args "$saved")" = '["sh","-c","sleep 100"]' ]
+	# an update the kernel refuses is not recorded
+	run cell update --memory-swap 1m c1
+	[ "$status" -ne 0 ]
+	[ "$(jq .linux.resources.memory.swap "$saved")" = null ]
+	cell delete --force c1
+	assert_clean
+}
+
+@test "devices: the spec's rules are enforced, the default devices stay usable" {
+	cfg '.linux.resources.devices = [{"allow": false, "access": "rwm"},
+		{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"},
+		{"allow": true, "type": "c", "major": 1, "minor": 5, "access": "r"}]
+	| .linux.devices = [{"path": "/dev/full", "type": "c", "major": 1, "minor": 7, "fileMode": 438},
+		{"path": "/dev/zero", "type": "c", "major": 1, "minor": 5, "fileMode": 438}]'
+	args sh -c 'probe open /dev/full; probe write /dev/zero; probe open /dev/zero; probe write /dev/null
+		probe open /dev/urandom; probe open /dev/random'
+	run cell run --bundle "$BUNDLE" c1
+	echo "$output"
+	# full and zero are the spec's nodes, so only its rules count (zero: read
+	# only); null and urandom are default devices the rules cannot take away
+	[ "$output" = "$(printf '%s\n' EPERM EPERM OK OK OK OK)" ]
+	# without /dev/zero in linux.devices its default rule (rwm) is back
+	cfg '.linux.devices |= map(select(.path != "/dev/zero"))'
+	run cell run --bundle "$BUNDLE" c2
+	[ "$output" = "$(printf '%s\n' EPERM OK OK OK OK OK)" ]
+}
