@@ -132,26 +132,6 @@ static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int
 	_exit(0);
 }
 
-static int write_idmap(pid_t pid, const char *file, const struct cell_idmap *m, size_t n,
-		       struct cell_err *err)
-{
-	char path[64], *buf;
-	size_t len = 0, cap = n * 36 + 1;
-	int r;
-
-	buf = malloc(cap);
-	if (!buf)
-		return cell_err_set(err, ENOMEM, "%s", file);
-	buf[0] = '\0';
-	for (size_t i = 0; i < n; i++)
-		len += snprintf(buf + len, cap - len, "%u %u %u\n", m[i].container_id, m[i].host_id,
-				m[i].size);
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
-	r = cell_write_string(path, buf, err);
-	free(buf);
-	return r;
-}
-
 /* newuidmap/newgidmap (setuid helpers from the uidmap package) write maps
  * an unprivileged user may not write itself: ranges from /etc/subuid. */
 static int map_with_helper(const char *helper, pid_t pid, const struct cell_idmap *m, size_t n,
@@ -204,19 +184,19 @@ static int map_ids(const struct cell_spec *s, pid_t pid, struct cell_err *err)
 	if (!s->has_ns[CELL_NS_USER] || s->ns[CELL_NS_USER].path)
 		return 0;
 	if (root || map_is_self(s->uid_mappings, s->n_uid_mappings, geteuid())) {
-		if (write_idmap(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0)
+		if (idmap_write(pid, "uid_map", s->uid_mappings, s->n_uid_mappings, err) < 0)
 			return cell_err_wrap(err, "linux.uidMappings");
 	} else if (map_with_helper("newuidmap", pid, s->uid_mappings, s->n_uid_mappings, err) < 0) {
 		return cell_err_wrap(err, "linux.uidMappings");
 	}
 	if (root)
-		return write_idmap(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0
+		return idmap_write(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0
 			       ? cell_err_wrap(err, "linux.gidMappings") : 0;
 	if (map_is_self(s->gid_mappings, s->n_gid_mappings, getegid())) {
 		/* the kernel lets an unprivileged writer map its gid only with setgroups denied */
 		snprintf(path, sizeof(path), "/proc/%d/setgroups", (int)pid);
 		if (cell_write_string(path, "deny", err) < 0 ||
-		    write_idmap(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
+		    idmap_write(pid, "gid_map", s->gid_mappings, s->n_gid_mappings, err) < 0)
 			return cell_err_wrap(err, "linux.gidMappings");
 		return 0;
 	}
@@ -266,6 +246,24 @@ static int parent_recv(int sync_fd, enum sync_type *type, int32_t *value, struct
 	return 0;
 }
 
+/* Each idmapped mount's detached tree, in spec order, before SYNC_GO. */
+static int send_idmapped_mounts(const struct cell_spec *s, pid_t init, int sync_fd, struct cell_err *err)
+{
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		int fd, r;
+
+		if (!s->mounts[i].idmap)
+			continue;
+		if (mount_idmap_open(&s->mounts[i], i, init, &fd, err) < 0)
+			return -1;
+		r = cell_send_fd(sync_fd, fd, "idmap", err);
+		close(fd);
+		if (r < 0)
+			return cell_err_wrap(err, "mounts[%zu]: container init", i);
+	}
+	return 0;
+}
+
 static int parent_drive(const struct cell_create_req *req, int sync_fd, pid_t s1, pid_t *init,
 			struct cell_err *err)
 {
@@ -282,7 +280,8 @@ static int parent_drive(const struct cell_create_req *req, int sync_fd, pid_t s1
 	if (type != SYNC_PID || value <= 0)
 		return cell_err_set(err, EPROTO, "container init");
 	*init = value;
-	if (req->on_pid(req->arg, *init, err) < 0 || map_ids(req->spec, *init, err) < 0)
+	if (req->on_pid(req->arg, *init, err) < 0 || map_ids(req->spec, *init, err) < 0 ||
+	    send_idmapped_mounts(req->spec, *init, sync_fd, err) < 0)
 		return -1;
 	creating = req->state_json(req->arg, "creating");
 	created = req->state_json(req->arg, "created");

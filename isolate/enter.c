@@ -6,10 +6,12 @@
 #include "isolate.h"
 #include "internal.h"
 #include "../runtime/cleanup.h"
+#include "../runtime/fdpass.h"
 #include "../runtime/util.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,8 +40,24 @@ static _Noreturn void enter_fail(int sync_fd, struct cell_err *err)
 	_exit(1);
 }
 
+/* Load the filter; a listener fd goes up to `cell exec` at once (over
+ * notify_sock), which hands it to linux.seccomp.listenerPath. */
+static int enter_seccomp(struct seccomp_filter *seccomp, int notify_sock, struct cell_err *err)
+{
+	int nfd, r;
+
+	if (seccomp_apply(seccomp, &nfd, err) < 0)
+		return -1;
+	if (nfd < 0)
+		return 0;
+	r = cell_send_fd(notify_sock, nfd, "seccomp", err);
+	close(nfd);
+	return r;
+}
+
 /* The new process: wait for the parent, then become the user's program. */
-static _Noreturn void enter_process(const struct cell_exec_req *req, int sync_fd, struct seccomp_filter *seccomp)
+static _Noreturn void enter_process(const struct cell_exec_req *req, int sync_fd, int notify_sock,
+				    struct seccomp_filter *seccomp)
 {
 	const struct cell_process *p = req->process;
 	struct cell_err err = { 0 };
@@ -67,12 +85,12 @@ static _Noreturn void enter_process(const struct cell_exec_req *req, int sync_fd
 	}
 	if (exec_resolve(p, &exe, &err) < 0)
 		enter_fail(sync_fd, &err);
-	if (!p->no_new_privileges && seccomp_apply(seccomp, NULL, &err) < 0)
+	if (!p->no_new_privileges && enter_seccomp(seccomp, notify_sock, &err) < 0)
 		enter_fail(sync_fd, &err);
 	if (procattr_check(p, &err) < 0 || procattr_apply(NULL, p, &err) < 0 ||
 	    exec_prepare_identity(p, &err) < 0)
 		enter_fail(sync_fd, &err);
-	if (p->no_new_privileges && seccomp_apply(seccomp, NULL, &err) < 0)
+	if (p->no_new_privileges && enter_seccomp(seccomp, notify_sock, &err) < 0)
 		enter_fail(sync_fd, &err);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -92,7 +110,7 @@ static bool same_ns(pid_t pid, const char *file)
 	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
-static _Noreturn void enter_stage1(const struct cell_exec_req *req, int sync_fd,
+static _Noreturn void enter_stage1(const struct cell_exec_req *req, int sync_fd, int notify_sock,
 				   struct seccomp_filter *seccomp)
 {
 	int fds[sizeof(join_order) / sizeof(join_order[0])];
@@ -134,12 +152,60 @@ static _Noreturn void enter_stage1(const struct cell_exec_req *req, int sync_fd,
 		enter_fail(sync_fd, &err);
 	}
 	if (pid == 0)
-		enter_process(req, sync_fd, seccomp);
+		enter_process(req, sync_fd, notify_sock, seccomp);
 	sync_send(sync_fd, SYNC_PID, pid, NULL, 0);
 	_exit(0);
 }
 
-static int enter_wait(const struct cell_exec_req *req, int sync_fd, pid_t s1, pid_t *out,
+/* The listener fd the process sent (it does so before it execs). */
+static int enter_take_listener(const struct cell_exec_req *req, int notify_sock, pid_t pid,
+			       struct cell_err *err)
+{
+	int nfd, r;
+
+	if (cell_recv_fd(notify_sock, &nfd, NULL, 0, err) < 0)
+		return cell_err_wrap(err, "linux.seccomp: listener of the exec'd process");
+	r = req->on_listener(req->arg, pid, nfd, err);
+	close(nfd);
+	return r;
+}
+
+/* After GO: EOF when execve closed the socket, an error message otherwise;
+ * meanwhile a seccomp listener fd may arrive on notify_sock. */
+static int enter_wait_exec(const struct cell_exec_req *req, int sync_fd, int notify_sock, pid_t pid,
+			   struct cell_err *err)
+{
+	_cleanup_free_ char *payload = NULL;
+	enum sync_type type;
+	int r;
+
+	while (notify_sock >= 0) {
+		struct pollfd p[2] = { { .fd = notify_sock, .events = POLLIN }, { .fd = sync_fd, .events = POLLIN } };
+
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return cell_err_set(err, errno, "exec");
+		}
+		/* the fd is sent before execve, so it is queued before the EOF */
+		if (p[0].revents & POLLIN) {
+			if (enter_take_listener(req, notify_sock, pid, err) < 0)
+				return -1;
+			break;
+		}
+		/* no listener coming (the process failed or died): its status is on sync_fd */
+		if (p[1].revents || p[0].revents)
+			break;
+	}
+	r = sync_recv(sync_fd, &type, NULL, &payload, NULL, err);
+	if (r < 0)
+		return -1;
+	if (r == 0 && type == SYNC_ERROR)
+		return cell_err_set(err, 0, "%s", payload ? payload : "exec failed");
+	return 0;
+}
+
+static int enter_wait(const struct cell_exec_req *req, int sync_fd, int notify_sock, pid_t s1, pid_t *out,
 		      struct cell_err *err)
 {
 	_cleanup_free_ char *payload = NULL;
@@ -159,38 +225,46 @@ static int enter_wait(const struct cell_exec_req *req, int sync_fd, pid_t s1, pi
 		return -1;
 	if (sync_send(sync_fd, SYNC_GO, 0, NULL, 0) < 0)
 		return cell_err_set(err, errno, "exec");
-	free(payload);
-	payload = NULL;
-	/* EOF: execve closed the socket; an error message otherwise */
-	r = sync_recv(sync_fd, &type, NULL, &payload, NULL, err);
-	if (r < 0)
-		return -1;
-	if (r == 0 && type == SYNC_ERROR)
-		return cell_err_set(err, 0, "%s", payload ? payload : "exec failed");
-	return 0;
+	return enter_wait_exec(req, sync_fd, notify_sock, value, err);
 }
 
 int container_exec(const struct cell_exec_req *req, pid_t *out, struct cell_err *err)
 {
 	struct seccomp_filter *seccomp = NULL;
-	int sync_fd, r;
+	int sync_fd, r, nsv[2] = { -1, -1 };
 	pid_t s1;
 
 	*out = 0;
 	if (seccomp_build(req->seccomp, -1, &seccomp, err) < 0)
 		return cell_err_wrap(err, "config.json");
 	if (seccomp_wants_listener(seccomp)) {
-		seccomp_free(seccomp);
-		return cell_err_set(err, 0, "linux.seccomp: SCMP_ACT_NOTIFY for exec'd processes is not supported yet");
+		if (!req->on_listener) {
+			seccomp_free(seccomp);
+			return cell_err_set(err, 0, "linux.seccomp: SCMP_ACT_NOTIFY: nobody takes the listener of an exec'd process");
+		}
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, nsv) < 0) {
+			seccomp_free(seccomp);
+			return cell_err_set(err, errno, "socketpair");
+		}
 	}
 	s1 = sync_fork(&sync_fd, err);
-	if (s1 == 0)
-		enter_stage1(req, sync_fd, seccomp);
+	if (s1 == 0) {
+		if (nsv[0] >= 0)
+			close(nsv[0]);
+		enter_stage1(req, sync_fd, nsv[1], seccomp);
+	}
 	seccomp_free(seccomp);
-	if (s1 < 0)
+	if (nsv[1] >= 0)
+		close(nsv[1]);
+	if (s1 < 0) {
+		if (nsv[0] >= 0)
+			close(nsv[0]);
 		return -1;
-	r = enter_wait(req, sync_fd, s1, out, err);
+	}
+	r = enter_wait(req, sync_fd, nsv[0], s1, out, err);
 	close(sync_fd);
+	if (nsv[0] >= 0)
+		close(nsv[0]);
 	if (r < 0 && *out > 0) {
 		kill(*out, SIGKILL);
 		waitpid(*out, NULL, WNOHANG);

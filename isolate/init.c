@@ -39,13 +39,36 @@ struct init_ctx {
 	struct rootfs_ctx rc;
 };
 
+/* The parent sends each idmapped mount's tree (spec order) before GO. */
+static void init_recv_idmapped(struct init_ctx *c, struct cell_err *err)
+{
+	const struct cell_spec *s = c->spec;
+
+	c->rc.idmap_fds = NULL;
+	for (size_t i = 0; i < s->n_mounts; i++) {
+		if (!s->mounts[i].idmap)
+			continue;
+		if (!c->rc.idmap_fds) {
+			c->rc.idmap_fds = malloc(s->n_mounts * sizeof(int));
+			if (!c->rc.idmap_fds)
+				_exit(1);
+			for (size_t j = 0; j < s->n_mounts; j++)
+				c->rc.idmap_fds[j] = -1;
+		}
+		if (cell_recv_fd(c->sync_fd, &c->rc.idmap_fds[i], NULL, 0, err) < 0)
+			_exit(1); /* the parent is gone or gave up: it reports */
+	}
+}
+
 static int init_recv_go(struct init_ctx *c, struct cell_err *err)
 {
 	enum sync_type type;
 	char *payload = NULL;
 	size_t len = 0;
-	int r = sync_recv(c->sync_fd, &type, NULL, &payload, &len, err);
+	int r;
 
+	init_recv_idmapped(c, err);
+	r = sync_recv(c->sync_fd, &type, NULL, &payload, &len, err);
 	if (r != 0 || type != SYNC_GO) {
 		free(payload);
 		_exit(1); /* the parent is gone or gave up: nobody to report to */
@@ -81,6 +104,28 @@ static void join_keyring(const char *id)
 	syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name);
 }
 
+static bool maps_zero(const struct cell_idmap *m, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (m[i].container_id == 0)
+			return true;
+	return false;
+}
+
+/* Our ids are mapped now; until we take the namespace's root, files we
+ * make belong to the host's root, which a namespace that maps container
+ * 0 elsewhere (0 -> 100000) cannot represent (EOVERFLOW). */
+static int become_userns_root(const struct cell_spec *s, struct cell_err *err)
+{
+	if (!s->has_ns[CELL_NS_USER] || s->ns[CELL_NS_USER].path)
+		return 0;
+	if (maps_zero(s->gid_mappings, s->n_gid_mappings) && setresgid(0, 0, 0) < 0)
+		return cell_err_set(err, errno, "linux.gidMappings: become gid 0 in the user namespace");
+	if (maps_zero(s->uid_mappings, s->n_uid_mappings) && setresuid(0, 0, 0) < 0)
+		return cell_err_set(err, errno, "linux.uidMappings: become uid 0 in the user namespace");
+	return 0;
+}
+
 static int init_setup(struct init_ctx *c, struct cell_err *err)
 {
 	const struct cell_spec *s = c->spec;
@@ -88,6 +133,8 @@ static int init_setup(struct init_ctx *c, struct cell_err *err)
 	char buf[32];
 
 	init_recv_go(c, err);
+	if (become_userns_root(s, err) < 0)
+		return -1;
 	if (procattr_check(p, err) < 0)
 		return -1;
 	/* the parent has placed us in our cgroup: it becomes the namespace's root */

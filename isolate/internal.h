@@ -44,6 +44,7 @@ struct rootfs_ctx {
 	const struct cell_spec *spec;
 	bool in_userns;
 	int rootfd;                 /* O_PATH of the rootfs, before pivot */
+	int *idmap_fds;             /* per mount: its idmapped tree from the parent, or -1 */
 };
 int rootfs_prepare(struct rootfs_ctx *rc, struct cell_err *err);
 int rootfs_pivot(struct rootfs_ctx *rc, bool no_pivot, struct cell_err *err);
@@ -52,7 +53,13 @@ int rootfs_finish(struct rootfs_ctx *rc, struct cell_err *err);
 /* mount.c */
 int open_in_root(int rootfd, const char *path, int flags);
 int mkdir_in_root(int rootfd, const char *path, mode_t mode);
-int mount_one(struct rootfs_ctx *rc, const struct cell_mount *m, struct cell_err *err);
+int mount_one(struct rootfs_ctx *rc, size_t idx, struct cell_err *err);
+
+/* idmap.c: write /proc/PID/{uid,gid}_map; and, parent side, the detached
+ * idmapped tree of spec mount idx, which the init attaches (init: the
+ * container's init, its ids already mapped). */
+int idmap_write(pid_t pid, const char *file, const struct cell_idmap *m, size_t n, struct cell_err *err);
+int mount_idmap_open(const struct cell_mount *m, size_t idx, pid_t init, int *fd, struct cell_err *err);
 int remount_bind(const char *target, unsigned long flags, bool keep_existing, struct cell_err *err);
 
 /* devices.c */

@@ -267,21 +267,46 @@ static int apply_after(struct rootfs_ctx *rc, const struct cell_mount *m, struct
 	return 0;
 }
 
-int mount_one(struct rootfs_ctx *rc, const struct cell_mount *m, struct cell_err *err)
+/* An idmapped bind mount: the parent made and idmapped the detached tree;
+ * it is attached at the target resolved inside the root. */
+static int attach_idmapped(struct rootfs_ctx *rc, const struct cell_mount *m, int tree, struct cell_err *err)
 {
+	_cleanup_close_ int fd = open_in_root(rc->rootfd, m->destination, O_PATH);
+
+	if (fd < 0)
+		return cell_err_set(err, errno, "mount %s: open target", m->destination);
+	if (syscall(SYS_move_mount, tree, "", fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		return cell_err_set(err, errno, "attach idmapped %s on %s", m->source, m->destination);
+	return apply_after(rc, m, err);
+}
+
+int mount_one(struct rootfs_ctx *rc, size_t idx, struct cell_err *err)
+{
+	const struct cell_mount *m = &rc->spec->mounts[idx];
+	int tree = rc->idmap_fds ? rc->idmap_fds[idx] : -1;
 	_cleanup_close_ int fd = -1;
 	char target[64];
 	bool dir = true;
+	int r;
 
+	if (m->idmap && tree < 0)
+		return cell_err_set(err, EBADF, "mount %s: no idmapped tree from the parent", m->destination);
 	if (m->bind) {
 		struct stat st;
-		if (stat(m->source, &st) < 0)
+		/* an idmapped tree is what the parent opened: its type decides */
+		if ((tree >= 0 ? fstat(tree, &st) : stat(m->source, &st)) < 0)
 			return cell_err_set(err, errno, "mount %s: source %s", m->destination, m->source);
 		dir = S_ISDIR(st.st_mode);
 	}
 	if ((dir ? mkdir_in_root(rc->rootfd, m->destination, 0755)
 		 : mkfile_in_root(rc->rootfd, m->destination)) < 0)
 		return cell_err_set(err, errno, "mount %s: create target", m->destination);
+	if (tree >= 0) {
+		r = attach_idmapped(rc, m, tree, err);
+		close(tree);
+		rc->idmap_fds[idx] = -1;
+		return r;
+	}
 	if (m->type && !strcmp(m->type, "cgroup") && !m->bind)
 		return mount_cgroup(rc, m, err);
 

@@ -59,7 +59,7 @@ int rootfs_prepare(struct rootfs_ctx *rc, struct cell_err *err)
 	if (rc->rootfd < 0)
 		return cell_err_set(err, errno, "open rootfs %s", s->root_path);
 	for (size_t i = 0; i < s->n_mounts; i++)
-		if (mount_one(rc, &s->mounts[i], err) < 0)
+		if (mount_one(rc, i, err) < 0)
 			return cell_err_wrap(err, "mounts[%zu]", i);
 	if (devices_needed(s) && devices_create(rc, err) < 0)
 		return -1;

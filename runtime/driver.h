@@ -47,6 +47,10 @@ struct cell_exec_req {
 	/* the process's pid is known; it waits until this returns */
 	int (*on_pid)(void *arg, pid_t pid, struct cell_err *err);
 	void *arg;
+	/* SCMP_ACT_NOTIFY: the process's seccomp listener fd, as soon as it
+	 * exists (the process may already wait on it); the driver closes it.
+	 * NULL: the caller takes none, and such a profile is an error. */
+	int (*on_listener)(void *arg, pid_t pid, int fd, struct cell_err *err);
 };
 
 struct cell_driver {

@@ -114,6 +114,24 @@ static int place_in_cgroup(void *arg, pid_t pid, struct cell_err *err)
 	return cell_policy_place(st->cgroup ? st->cgroup : "", pid, err);
 }
 
+/* SCMP_ACT_NOTIFY: the exec'd process's listener goes to the agent too. */
+struct exec_run {
+	const struct cell_state *st;
+	const struct cell_spec *spec;
+};
+
+static int exec_on_pid(void *arg, pid_t pid, struct cell_err *err)
+{
+	return place_in_cgroup((void *)((struct exec_run *)arg)->st, pid, err);
+}
+
+static int exec_on_listener(void *arg, pid_t pid, int fd, struct cell_err *err)
+{
+	const struct exec_run *er = arg;
+
+	return cell_seccomp_send_listener(er->spec->seccomp, er->st, pid, fd, err);
+}
+
 static int load_guest(const struct cell_ctx *ctx, const char *id, struct cell_state *st,
 		      struct cell_spec **spec, struct cell_err *err)
 {
@@ -158,6 +176,7 @@ int cell_exec(const struct cell_ctx *ctx, const char *id, const struct cell_exec
 	json_t *pj = NULL;
 	const struct cell_driver *drv;
 	struct cell_exec_req req;
+	struct exec_run er;
 	pid_t pid = 0;
 
 	*exit_code = 0;
@@ -194,10 +213,11 @@ int cell_exec(const struct cell_ctx *ctx, const char *id, const struct cell_exec
 		}
 		cell_run_block_signals();
 	}
+	er = (struct exec_run){ .st = &st, .spec = spec };
 	req = (struct cell_exec_req){
 		.guest_pid = st.pid, .guest_start = st.pid_start, .process = &proc,
 		.seccomp = spec->seccomp, .console_fd = console, .preserve_fds = o->preserve_fds,
-		.on_pid = place_in_cgroup, .arg = &st,
+		.on_pid = exec_on_pid, .on_listener = exec_on_listener, .arg = &er,
 	};
 	if (!(drv = cell_driver_for_kind(st.kind, err)) || drv->exec(&req, &pid, err) < 0)
 		goto out;

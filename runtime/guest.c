@@ -263,12 +263,14 @@ static int open_guest(const struct cell_ctx *ctx, const char *id, struct cell_ha
 }
 
 /* The seccomp agent at linux.seccomp.listenerPath gets the listener fd and
- * the runtime-spec's container process state, as runc sends them. */
-static int send_to_listener(const struct cell_spec *spec, const struct cell_state *st, int fd,
-			    struct cell_err *err)
+ * the runtime-spec's container process state, as runc sends them: pid is
+ * the process whose filter it is (the init, or an exec'd process), state
+ * the container's. */
+int cell_seccomp_send_listener(const json_t *seccomp, const struct cell_state *st, pid_t pid, int fd,
+			       struct cell_err *err)
 {
-	const char *path = spec ? json_string_value(json_object_get(spec->seccomp, "listenerPath")) : NULL;
-	const char *meta = spec ? json_string_value(json_object_get(spec->seccomp, "listenerMetadata")) : NULL;
+	const char *path = json_string_value(json_object_get(seccomp, "listenerPath"));
+	const char *meta = json_string_value(json_object_get(seccomp, "listenerMetadata"));
 	_cleanup_close_ int sock = -1;
 	_cleanup_free_ char *text = NULL;
 	json_t *msg;
@@ -276,7 +278,7 @@ static int send_to_listener(const struct cell_spec *spec, const struct cell_stat
 	if (!path)
 		return cell_err_set(err, 0, "linux.seccomp.listenerPath: missing");
 	msg = json_pack("{s:s, s:[s], s:i, s:s, s:o}", "ociVersion", CELL_OCI_VERSION, "fds", "seccompFd",
-			"pid", (json_int_t)st->pid, "metadata", meta ? meta : "", "state",
+			"pid", (json_int_t)pid, "metadata", meta ? meta : "", "state",
 			cell_state_to_json(st, CELL_STATUS_RUNNING));
 	text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
 	json_decref(msg);
@@ -288,6 +290,12 @@ static int send_to_listener(const struct cell_spec *spec, const struct cell_stat
 	if (cell_send_fd(sock, fd, text, err) < 0)
 		return cell_err_wrap(err, "linux.seccomp.listenerPath %s", path);
 	return 0;
+}
+
+static int send_to_listener(const struct cell_spec *spec, const struct cell_state *st, int fd,
+			    struct cell_err *err)
+{
+	return cell_seccomp_send_listener(spec ? spec->seccomp : NULL, st, st->pid, fd, err);
 }
 
 int cell_start(const struct cell_ctx *ctx, const char *id, struct cell_err *err)

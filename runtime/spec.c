@@ -126,7 +126,7 @@ int cell_mount_parse_options(struct cell_mount *m, const char *path, struct cell
 	size_t datalen = 0;
 
 	m->flags = m->propagation = m->rec_set = m->rec_clear = 0;
-	m->bind = m->tmpcopyup = false;
+	m->bind = m->tmpcopyup = m->idmap = m->idmap_recursive = false;
 	free(m->data);
 	m->data = NULL;
 	if (m->type && (!strcmp(m->type, "bind") || !strcmp(m->type, "rbind"))) {
@@ -156,9 +156,12 @@ int cell_mount_parse_options(struct cell_mount *m, const char *path, struct cell
 			m->tmpcopyup = true;
 			continue;
 		}
-		if (!strcmp(*o, "idmap") || !strcmp(*o, "ridmap"))
-			return cell_err_set(err, 0, "%s: option \"%s\": idmapped mounts are not supported yet",
-					    path, *o);
+		/* runtime-spec: never passed to mount(2) */
+		if (!strcmp(*o, "idmap") || !strcmp(*o, "ridmap")) {
+			m->idmap = true;
+			m->idmap_recursive = **o == 'r';
+			continue;
+		}
 		/* anything else is for the filesystem to parse */
 		size_t olen = strlen(*o);
 		char *nd = realloc(m->data, datalen + olen + 2);
@@ -404,6 +407,29 @@ int cell_spec_parse_process(struct cell_process *p, const json_t *proc, struct c
 	return cell_spec_parse_sched(p, proc, err);
 }
 
+/* A mount's own uidMappings/gidMappings: both or neither (runtime-spec).
+ * As in runc, mappings without idmap or ridmap still idmap the mount. */
+static int parse_mount_idmaps(struct cell_mount *m, const json_t *e, const char *path,
+			      struct cell_err *err)
+{
+	const json_t *u = json_object_get(e, "uidMappings"), *g = json_object_get(e, "gidMappings");
+	char field[96];
+
+	snprintf(field, sizeof(field), "%s.uidMappings", path);
+	if (parse_idmaps(u, &m->uid_mappings, &m->n_uid_mappings, field, err) < 0)
+		return -1;
+	snprintf(field, sizeof(field), "%s.gidMappings", path);
+	if (parse_idmaps(g, &m->gid_mappings, &m->n_gid_mappings, field, err) < 0)
+		return -1;
+	if (m->n_uid_mappings && !m->n_gid_mappings)
+		return cell_err_set(err, 0, "%s.gidMappings: required with uidMappings", path);
+	if (m->n_gid_mappings && !m->n_uid_mappings)
+		return cell_err_set(err, 0, "%s.uidMappings: required with gidMappings", path);
+	if (m->n_uid_mappings)
+		m->idmap = true;
+	return 0;
+}
+
 static int parse_mounts(struct cell_spec *s, const json_t *arr, struct cell_err *err)
 {
 	json_t *e;
@@ -431,13 +457,13 @@ static int parse_mounts(struct cell_spec *s, const json_t *arr, struct cell_err 
 		m->source = str_dup_or_null(e, "source");
 		if (!m->destination || (opts && !(m->options = strv_from_json(opts))))
 			return cell_err_set(err, ENOMEM, "%s", path);
-		if (json_array_size(json_object_get(e, "uidMappings")) ||
-		    json_array_size(json_object_get(e, "gidMappings")))
-			return cell_err_set(err, 0, "%s: idmapped mounts are not supported yet", path);
-		if (cell_mount_parse_options(m, path, err) < 0)
+		if (cell_mount_parse_options(m, path, err) < 0 || parse_mount_idmaps(m, e, path, err) < 0)
 			return -1;
 		if (!m->type && !m->bind)
 			return cell_err_set(err, 0, "%s.type: required unless options has bind or rbind", path);
+		if (m->idmap && !m->bind)
+			return cell_err_set(err, 0, "%s: an idmapped mount must be a bind mount (options bind or rbind)",
+					    path);
 		if (m->bind && !m->source)
 			return cell_err_set(err, 0, "%s.source: required for a bind mount", path);
 		/* bind sources are relative to the bundle */
@@ -567,6 +593,11 @@ static int check_combinations(struct cell_spec *s, struct cell_err *err)
 		return cell_err_set(err, 0, "linux.uidMappings: mappings need a new user namespace in linux.namespaces");
 	if (new_user && (!s->n_uid_mappings || !s->n_gid_mappings))
 		return cell_err_set(err, 0, "linux.uidMappings: a new user namespace needs uidMappings and gidMappings");
+	for (size_t i = 0; i < s->n_mounts; i++)
+		if (s->mounts[i].idmap && !s->mounts[i].n_uid_mappings && !s->has_ns[CELL_NS_USER])
+			return cell_err_set(err, 0, "mounts[%zu]: option \"%s\" without uidMappings and gidMappings "
+					    "maps with the container's user namespace: linux.namespaces has none",
+					    i, s->mounts[i].idmap_recursive ? "ridmap" : "idmap");
 	if (s->has_time_offsets && !(s->has_ns[CELL_NS_TIME] && !s->ns[CELL_NS_TIME].path))
 		return cell_err_set(err, 0, "linux.timeOffsets: offsets need a new time namespace in linux.namespaces");
 	if (s->sysctl && cell_spec_check_sysctl(s, err) < 0)
@@ -710,6 +741,8 @@ void cell_spec_free(struct cell_spec *s)
 		free(m->source);
 		free(m->type);
 		free(m->data);
+		free(m->uid_mappings);
+		free(m->gid_mappings);
 		cell_strvfreep(&m->options);
 	}
 	free(s->mounts);

@@ -39,6 +39,12 @@ struct cell_mount {
 	char *data;                  /* options the filesystem itself parses */
 	bool bind;
 	bool tmpcopyup;
+	/* idmap, ridmap or uidMappings: the bind mount gets MOUNT_ATTR_IDMAP
+	 * with these mappings, or the container's user namespace without them */
+	bool idmap;
+	bool idmap_recursive;        /* ridmap: every mount of an rbind tree */
+	struct cell_idmap *uid_mappings, *gid_mappings;
+	size_t n_uid_mappings, n_gid_mappings;
 };
 
 struct cell_hook {
@@ -146,6 +152,8 @@ struct cell_spec {
 
 	/* the runtime-spec vm object; present = microVM */
 	json_t *vm;
+	struct cell_vm *vmcfg;       /* parsed from vm (spec_vm.c) */
+	bool no_default_devices;     /* /dev gets only linux.devices (the VMM's root) */
 
 	json_t *doc;                 /* the whole document */
 };
@@ -184,8 +192,27 @@ int cell_spec_parse_sched(struct cell_process *p, const json_t *proc, struct cel
 int cell_spec_check_sysctl(const struct cell_spec *s, struct cell_err *err);
 void cell_spec_free_kernel(struct cell_spec *s);
 
+/* spec_vm.c: a microVM's kernel, command line, vCPUs and RAM. */
+struct cell_vm {
+	char *kernel_path;           /* absolute, or relative to the bundle resolved */
+	char *initrd_path;           /* NULL: none */
+	char *cmdline;               /* vm.kernel.parameters joined by spaces */
+	unsigned vcpus;
+	uint64_t mem_bytes;
+	bool hugepages;
+};
+int cell_spec_parse_vm(struct cell_spec *s, struct cell_err *err);
+void cell_spec_free_vm(struct cell_spec *s);
+
 /* Parse one mount option list into m's parsed fields. Exposed for tests. */
 int cell_mount_parse_options(struct cell_mount *m, const char *path, struct cell_err *err);
+
+/* runtime/guest.c: hand a seccomp listener fd to linux.seccomp.listenerPath
+ * with the runtime-spec container process state (pid: the process whose
+ * filter it is; st: its container). */
+struct cell_state;
+int cell_seccomp_send_listener(const json_t *seccomp, const struct cell_state *st, pid_t pid, int fd,
+			       struct cell_err *err);
 
 /* Resolve an rlimit name such as "RLIMIT_NOFILE"; -1 if unknown. */
 int cell_rlimit_from_name(const char *name);

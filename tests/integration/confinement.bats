@@ -262,3 +262,114 @@ load helpers
 	run cell run --bundle "$BUNDLE" c3
 	[ "$output" = $'Seccomp:\t2' ]
 }
+
+@test "SCMP_ACT_NOTIFY for cell exec: the exec'd process's listener reaches the agent, which answers" {
+	sock=$BATS_TEST_TMPDIR/agent.sock
+	"$TESTBIN/seccompagent" "$sock" "$BATS_TEST_TMPDIR/state.json" >"$BATS_TEST_TMPDIR/agent.out" &
+	agent=$!
+	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.05; done
+	cfg '.linux.seccomp = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": $s, "listenerMetadata": "meta-x",
+		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]}' --arg s "$sock"
+	args sleep 1000
+	cell run -d --bundle "$BUNDLE" c1
+	init=$(cell state c1 | jq .pid)
+	run cell exec c1 sh -c 'mkdir /tmp/from-exec; echo rc=$?'
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Invalid cross-device link"* ]]
+	[[ "$output" == *"rc=1"* ]]
+	# the init's listener at start, then the exec'd process's own
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/state.json")" = 2 ]
+	sed -n 2p "$BATS_TEST_TMPDIR/state.json" | jq -e --argjson init "$init" '.fds == ["seccompFd"] and .metadata == "meta-x"
+		and .pid > 0 and .pid != $init and .state.pid == $init and .state.id == "c1" and .state.status == "running"'
+	grep -q '^notified mkdir' "$BATS_TEST_TMPDIR/agent.out"
+	# with the agent gone, exec fails naming the path and leaves no process behind
+	kill $agent
+	wait $agent || true
+	run cell exec c1 sleep 100
+	assert_one_error exec "linux.seccomp.listenerPath: "
+	cell ps --format json c1 | jq -e 'length == 1'
+}
+
+# idmap: a user namespace mapping container 0 to host 100000, and a bind
+# mount whose on-disk ids ($1, e.g. 1000) show as host 100000 (container 0)
+idmap_setup() {
+	SRC=$BATS_TEST_TMPDIR/idsrc
+	mkdir -p "$SRC" "$ROOTFS/idm"
+	# the init works as the namespace's root (host 100000): bats' 0700 dirs
+	# above the rootfs must let it through, as runc's tests arrange too
+	local d
+	for d in "$ROOTFS" "$SRC"; do
+		while [[ $d == "$BATS_RUN_TMPDIR"* ]]; do chmod o+x "$d"; d=$(dirname "$d"); done
+	done
+	echo data >"$SRC/f"
+	chown -R 1000:1000 "$SRC"
+	cfg '.linux.namespaces += [{"type": "user"}]
+		| .linux.uidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .linux.gidMappings = [{"containerID": 0, "hostID": 100000, "size": 65536}]
+		| .mounts += [{"destination": "/idm", "source": $s, "options": ["bind", "idmap"],
+			"uidMappings": [{"containerID": 1000, "hostID": 100000, "size": 1}],
+			"gidMappings": [{"containerID": 1000, "hostID": 100000, "size": 1}]}]' --arg s "$SRC"
+}
+
+# ext4 takes idmapped mounts since Linux 5.12, tmpfs only since 6.3
+skip_unless_idmappable() {
+	if [[ $status -ne 0 && $output == *"cannot be idmapped on this kernel"* ]]; then
+		skip "$(stat -f -c %T "$SRC") ($SRC) does not support idmapped mounts on $(uname -r)"
+	fi
+}
+
+@test "an idmapped bind mount: the host's uid 1000 is root inside, and what root makes is 1000's" {
+	idmap_setup
+	args sh -c 'stat -c "%u %g" /idm/f; id -u; echo x >/idm/new && echo made; grep " /idm " /proc/self/mountinfo'
+	run cell run --bundle "$BUNDLE" c1
+	skip_unless_idmappable
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "0 0" ]
+	[ "${lines[1]}" = 0 ]
+	[ "${lines[2]}" = made ]
+	[[ "${lines[3]}" == *idmapped* ]]
+	[ "$(stat -c '%u %g' "$SRC/new")" = "1000 1000" ]
+	# the host sees its own ids, unchanged
+	[ "$(stat -c '%u %g' "$SRC/f")" = "1000 1000" ]
+	assert_clean
+}
+
+@test "ridmap without mappings maps with the container's user namespace; ro still applies" {
+	idmap_setup
+	cfg '.mounts[7].options = ["rbind", "ridmap", "ro"] | del(.mounts[7].uidMappings, .mounts[7].gidMappings)'
+	args sh -c 'stat -c "%u %g" /idm/f; echo x >/idm/new || echo ro'
+	run cell run --bundle "$BUNDLE" c1
+	skip_unless_idmappable
+	[ "$status" -eq 0 ]
+	# on-disk 1000 -> host 101000 through 0:100000:65536 -> 1000 inside
+	[ "${lines[0]}" = "1000 1000" ]
+	[[ "$output" == *"Read-only file system"* ]]
+	[ ! -e "$SRC/new" ]
+	assert_clean
+}
+
+@test "idmapped mount errors name the field" {
+	idmap_setup
+	cp "$BUNDLE/config.json" "$BATS_TEST_TMPDIR/idmap.json"
+	cfg '.mounts[7].type = "tmpfs" | .mounts[7].options = ["idmap"]'
+	run cell run --bundle "$BUNDLE" c1
+	assert_one_error run 'config.json: mounts[7]: an idmapped mount must be a bind mount (options bind or rbind)'
+	cp "$BATS_TEST_TMPDIR/idmap.json" "$BUNDLE/config.json"
+	cfg 'del(.mounts[7].gidMappings)'
+	run cell run --bundle "$BUNDLE" c1
+	assert_one_error run 'config.json: mounts[7].gidMappings: required with uidMappings'
+	cp "$BATS_TEST_TMPDIR/idmap.json" "$BUNDLE/config.json"
+	cfg 'del(.mounts[7].uidMappings, .mounts[7].gidMappings, .linux.uidMappings, .linux.gidMappings)
+		| .linux.namespaces |= map(select(.type != "user"))'
+	run cell run --bundle "$BUNDLE" c1
+	assert_one_error run "config.json: mounts[7]: option \"idmap\" without uidMappings and gidMappings maps with the container's user namespace: linux.namespaces has none"
+	cp "$BATS_TEST_TMPDIR/idmap.json" "$BUNDLE/config.json"
+	cfg '.mounts[7].uidMappings += [{"containerID": 1000, "hostID": 5, "size": 1}]'
+	run cell run --bundle "$BUNDLE" c1
+	assert_one_error run 'mounts[7].uidMappings: write /proc/'
+	cp "$BATS_TEST_TMPDIR/idmap.json" "$BUNDLE/config.json"
+	cfg '.mounts[7].source = "/proc/sys"'
+	run cell run --bundle "$BUNDLE" c1
+	assert_one_error run 'mounts[7]: idmap: the filesystem of /proc/sys cannot be idmapped on this kernel'
+	assert_clean
+}

@@ -127,3 +127,32 @@ try() {
 	[ "$(sha256sum "$CELL" | cut -d' ' -f1)" = "$sum" ]
 	! grep -q WROTE "$BATS_TEST_TMPDIR/out"
 }
+
+@test "an idmapped mount's target is resolved inside the rootfs: a symlink cannot aim it at the host" {
+	host=$BATS_TEST_TMPDIR/host-dir
+	src=$BATS_TEST_TMPDIR/idsrc
+	mkdir -p "$host" "$src"
+	echo host-marker >"$host/marker"
+	echo from-src >"$src/f"
+	chown -R 1000:1000 "$src"
+	cp -a "$ROOTFS" "$BATS_TEST_TMPDIR/rootfs"
+	ln -s "$host" "$BATS_TEST_TMPDIR/rootfs/escape-link"
+	# the same path inside the rootfs is where the mount must land
+	mkdir -p "$BATS_TEST_TMPDIR/rootfs$host"
+	# no user namespace: the mount's own mappings show on-disk 1000 as root
+	cfg '.root.path = $r | .mounts += [{"destination": "/escape-link", "source": $s, "options": ["bind", "idmap"],
+		"uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+		"gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}]' --arg r "$BATS_TEST_TMPDIR/rootfs" --arg s "$src"
+	args sh -c 'cat /escape-link/f; stat -c "%u %g" /escape-link/f'
+	run cell run --bundle "$BUNDLE" c1
+	if [[ $status -ne 0 && $output == *"cannot be idmapped on this kernel"* ]]; then
+		skip "$(stat -f -c %T "$src") does not support idmapped mounts on $(uname -r)"
+	fi
+	[ "$status" -eq 0 ]
+	[ "$output" = $'from-src\n0 0' ]
+	# the host directory the link names got nothing
+	[ "$(ls -A "$host")" = marker ]
+	[ -z "$(ls -A "$BATS_TEST_TMPDIR/rootfs$host")" ]
+	! grep -q " $host " /proc/self/mountinfo
+	assert_clean
+}

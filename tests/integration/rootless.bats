@@ -89,3 +89,17 @@ rl_spec() { # ARGS...: a rootless config running ARGS
 	[[ "$output" == "cell: run: linux.uidMappings: newuidmap failed"* ]]
 	assert_clean
 }
+
+@test "an idmapped mount needs root: a clear error, nothing left" {
+	rl_spec true
+	mkdir -p "$RL/src" "$RL/rootfs/idm"
+	chown $USER_ID "$RL/src"
+	n=$(jq '.mounts | length' "$RL/config.json")
+	jq --arg s "$RL/src" '.mounts += [{"destination": "/idm", "source": $s, "options": ["bind", "idmap"]}]' "$RL/config.json" >"$RL/c" && mv "$RL/c" "$RL/config.json"
+	chown $USER_ID "$RL/config.json"
+	cd "$RL"
+	run as_user "$CELL" run r1
+	assert_one_error run "mounts[$n]: idmapped mounts need cell to run as root"
+	[ -z "$(ls -A "$RL/run/cell" | grep -vx .seccomp)" ]
+	assert_clean
+}

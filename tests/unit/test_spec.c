@@ -887,12 +887,27 @@ static void test_mount_option_errors(void **state)
 	assert_int_equal(mount_opts(&m, "proc", OPTS("tmpcopyup"), &err), -1);
 	assert_string_equal(err.msg, "mounts[0]: option \"tmpcopyup\" needs type tmpfs");
 	free(m.data);
-	assert_int_equal(mount_opts(&m, NULL, OPTS("rbind", "mode=1", "idmap"), &err), -1);
-	assert_string_equal(err.msg, "mounts[0]: option \"idmap\": idmapped mounts are not supported yet");
+}
+
+static void test_mount_option_idmap(void **state)
+{
+	struct cell_mount m;
+	struct cell_err err;
+
+	/* idmap and ridmap are cell's to apply, never the filesystem's */
+	assert_int_equal(mount_opts(&m, NULL, OPTS("rbind", "mode=1", "idmap"), &err), 0);
+	assert_true(m.idmap);
+	assert_false(m.idmap_recursive);
+	assert_int_equal(m.flags, MS_REC);
+	assert_string_equal(m.data, "mode=1");
 	free(m.data);
-	assert_int_equal(mount_opts(&m, NULL, OPTS("ridmap"), &err), -1);
-	assert_string_equal(err.msg, "mounts[0]: option \"ridmap\": idmapped mounts are not supported yet");
-	free(m.data);
+	assert_int_equal(mount_opts(&m, NULL, OPTS("bind", "ridmap"), &err), 0);
+	assert_true(m.idmap && m.idmap_recursive);
+	assert_null(m.data);
+	/* a second parse starts over */
+	m.options = OPTS("ro");
+	assert_int_equal(cell_mount_parse_options(&m, "mounts[0]", &err), 0);
+	assert_false(m.idmap || m.idmap_recursive);
 }
 
 static void test_mounts_in_spec(void **state)
@@ -903,10 +918,20 @@ static void test_mounts_in_spec(void **state)
 		{ "mounts[7]", "{\"destination\": \"/x\", \"options\": [\"bind\"]}",
 		  "config.json: mounts[7].source: required for a bind mount" },
 		{ "mounts[2].options[2]", "\"idmap\"",
-		  "config.json: mounts[2]: option \"idmap\": idmapped mounts are not supported yet" },
+		  "config.json: mounts[2]: an idmapped mount must be a bind mount (options bind or rbind)" },
 		{ "mounts[0].options", "[\"tmpcopyup\"]", "config.json: mounts[0]: option \"tmpcopyup\" needs type tmpfs" },
 		{ "mounts[0].uidMappings", "[{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]",
-		  "config.json: mounts[0]: idmapped mounts are not supported yet" },
+		  "config.json: mounts[0].gidMappings: required with uidMappings" },
+		{ "mounts[7]", "{\"destination\": \"/x\", \"source\": \"/y\", \"options\": [\"bind\"], "
+			       "\"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}",
+		  "config.json: mounts[7].uidMappings: required with gidMappings" },
+		{ "mounts[7]", "{\"destination\": \"/x\", \"source\": \"/y\", \"options\": [\"bind\"], "
+			       "\"uidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 0}], "
+			       "\"gidMappings\": [{\"containerID\": 0, \"hostID\": 1000, \"size\": 1}]}",
+		  "config.json: mounts[7].uidMappings[0].size: must be greater than zero" },
+		{ "mounts[7]", "{\"destination\": \"/x\", \"source\": \"/y\", \"options\": [\"rbind\", \"ridmap\"]}",
+		  "config.json: mounts[7]: option \"ridmap\" without uidMappings and gidMappings maps with the "
+		  "container's user namespace: linux.namespaces has none" },
 		{ "mounts[0].options", "[1]", "config.json: mounts[0].options[0]: expected string" },
 	};
 	json_t *doc = default_doc();
@@ -919,6 +944,19 @@ static void test_mounts_in_spec(void **state)
 	assert_string_equal(s->mounts[7].destination, "/data");
 	/* without a bundle a relative bind source is kept as written */
 	assert_string_equal(s->mounts[7].source, "rel");
+	release(s);
+	/* mappings idmap a bind mount even without the option (runc does) */
+	doc = default_doc();
+	edit(doc, "mounts[7]", "{\"destination\": \"/x\", \"source\": \"/y\", \"options\": [\"bind\"], "
+	     "\"uidMappings\": [{\"containerID\": 1000, \"hostID\": 100000, \"size\": 1}], "
+	     "\"gidMappings\": [{\"containerID\": 1000, \"hostID\": 100000, \"size\": 2}]}");
+	s = accept_doc(doc, NULL);
+	assert_true(s->mounts[7].idmap);
+	assert_false(s->mounts[7].idmap_recursive);
+	assert_int_equal(s->mounts[7].n_uid_mappings, 1);
+	assert_int_equal(s->mounts[7].uid_mappings[0].container_id, 1000);
+	assert_int_equal(s->mounts[7].uid_mappings[0].host_id, 100000);
+	assert_int_equal(s->mounts[7].gid_mappings[0].size, 2);
 	release(s);
 }
 
@@ -982,6 +1020,7 @@ int main(void)
 		T(test_mount_option_recursive_attrs),
 		T(test_mount_option_data),
 		T(test_mount_option_errors),
+		T(test_mount_option_idmap),
 		T(test_mounts_in_spec),
 		T(test_schema_process),
 	};
