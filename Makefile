@@ -39,6 +39,7 @@ $(BUILD)/%.o: %.c $(wildcard */*.h)
 
 # the default seccomp profile is linked in as data
 $(BUILD)/runtime/seccomp_default.o: runtime/seccomp-default.json
+$(BUILD)/vmshim/seccomp_vmm.o: vmshim/seccomp-vmm.json
 
 $(BUILD)/libcell.a: $(LIB_OBJS)
 	@rm -f $@
@@ -59,6 +60,11 @@ $(BUILD)/tests/seccompagent: tests/integration/seccompagent.c $(BUILD)/libcell.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# the VMM's development driver (tests/lab/vmm.bats)
+$(BUILD)/tests/vmmrun: tests/vm/vmmrun.c $(BUILD)/libcell.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread
+
 # runs inside busybox containers, which have no libc: static, no sanitizers
 $(BUILD)/tests/probe: tests/integration/probe.c
 	@mkdir -p $(dir $@)
@@ -67,10 +73,10 @@ $(BUILD)/tests/probe: tests/integration/probe.c
 # the image unit tests write archives with libarchive themselves
 $(BUILD)/tests/test_images: LDLIBS += $(shell pkg-config --libs libarchive libcrypto libcurl)
 
-unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe $(BUILD)/tests/seccompagent
+unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe $(BUILD)/tests/seccompagent $(BUILD)/tests/vmmrun
 
 # libFuzzer harness: clang only, always with ASan+UBSan
-$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c runtime/spec.c runtime/spec_kernel.c runtime/schema.c runtime/err.c runtime/util.c
+$(BUILD)/fuzz/fuzz_spec: tests/fuzz/fuzz_spec.c runtime/spec.c runtime/spec_kernel.c runtime/spec_vm.c runtime/schema.c runtime/err.c runtime/util.c
 	@mkdir -p $(dir $@)
 	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -DCELL_VERSION='"$(VERSION)"' \
 		$(shell pkg-config --cflags jansson) -o $@ $^ $(LDLIBS)

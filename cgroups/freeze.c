@@ -56,5 +56,14 @@ int cg_freeze(const char *path, bool frozen, struct cell_err *err)
 			cg_write(dir, "freezer.state", "FROZEN", err);
 		nanosleep(&ts, NULL);
 	}
-	return cell_err_set(err, ETIMEDOUT, "cgroup %s did not %s", path, frozen ? "freeze" : "thaw");
+	if (!frozen)
+		return cell_err_set(err, ETIMEDOUT, "cgroup %s did not thaw", path);
+	/* leave the guest running, not half frozen */
+	cg_write(dir, v2 ? "cgroup.freeze" : "freezer.state", v2 ? "0" : "THAWED", &(struct cell_err){ 0 });
+	if (v2)
+		return cell_err_set(err, ETIMEDOUT,
+				    "cgroup %s did not freeze (before Linux 6.13, KVM's NX-recovery kernel "
+				    "thread in a microVM's cgroup prevents it: load kvm with nx_huge_pages=never)",
+				    path);
+	return cell_err_set(err, ETIMEDOUT, "cgroup %s did not freeze", path);
 }

@@ -84,7 +84,14 @@ static _Noreturn void stage1(const struct cell_create_req *req, int sync_fd, int
 	/* the lock belongs to the parent alone */
 	close(req->state_dirfd);
 	/* the guest gets stdio and the preserved fds; nothing else the caller had */
-	close_fds_except(3 + req->preserve_fds, (int[]){ sync_fd, listen_fd, req->console_fd }, 3);
+	{
+		int keep[3 + 8] = { sync_fd, listen_fd, req->console_fd };
+		size_t n = 3;
+
+		for (size_t i = 0; i < req->n_payload_fds && i < 8; i++)
+			keep[n++] = req->payload_fds[i];
+		close_fds_except(3 + req->preserve_fds, keep, n);
+	}
 	/* `cell run` blocks the signals it forwards; the guest must not inherit that */
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

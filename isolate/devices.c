@@ -113,7 +113,8 @@ int devices_create(struct rootfs_ctx *rc, struct cell_err *err)
 	devfd = open_in_root(rc->rootfd, "/dev", O_PATH | O_DIRECTORY);
 	if (devfd < 0)
 		return cell_err_set(err, errno, "open /dev");
-	for (size_t i = 0; i < CELL_ARRAY_SIZE(default_devices); i++) {
+	/* a VMM's root: linux.devices only */
+	for (size_t i = 0; !rc->spec->no_default_devices && i < CELL_ARRAY_SIZE(default_devices); i++) {
 		const char *name = default_devices[i].name;
 
 		if (rc->in_userns) {
@@ -130,10 +131,10 @@ int devices_create(struct rootfs_ctx *rc, struct cell_err *err)
 		if (fchmodat(devfd, name, 0666, 0) < 0)
 			return cell_err_set(err, errno, "chmod /dev/%s", name);
 	}
-	for (size_t i = 0; i < CELL_ARRAY_SIZE(default_links); i++)
+	for (size_t i = 0; !rc->spec->no_default_devices && i < CELL_ARRAY_SIZE(default_links); i++)
 		if (symlinkat(default_links[i].target, devfd, default_links[i].name) < 0 && errno != EEXIST)
 			return cell_err_set(err, errno, "symlink /dev/%s", default_links[i].name);
-	if (access("/proc/kcore", F_OK) == 0 &&
+	if (!rc->spec->no_default_devices && access("/proc/kcore", F_OK) == 0 &&
 	    symlinkat("/proc/kcore", devfd, "core") < 0 && errno != EEXIST)
 		return cell_err_set(err, errno, "symlink /dev/core");
 	if (devices_listed(rc, err) < 0)

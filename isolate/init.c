@@ -175,10 +175,12 @@ static int init_setup(struct init_ctx *c, struct cell_err *err)
 		for (int fd = 0; fd < 3; fd++)
 			dup2(c->pty_slave, fd);
 	}
-	if (exec_resolve(p, &c->exe, err) < 0)
+	if (!c->req->payload && exec_resolve(p, &c->exe, err) < 0)
 		return -1;
 	if (chdir(p->cwd) < 0)
 		return cell_err_set(err, errno, "process.cwd %s", p->cwd);
+	if (c->req->payload)
+		return c->req->payload->prepare(c->req->payload_arg, err);
 	return 0;
 }
 
@@ -282,6 +284,11 @@ static _Noreturn void init_exec(struct init_ctx *c)
 	init_reset_signals();
 	/* only stdio and the preserved fds reach the process */
 	syscall(SYS_close_range, 3 + c->req->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC);
+	if (c->req->payload) {
+		/* the connection's EOF tells `cell start` the guest runs */
+		close(c->conn_fd);
+		_exit(c->req->payload->run(c->req->payload_arg));
+	}
 	execve(c->exe, p->args, p->env);
 	cell_err_set(&err, errno, "exec %s", c->exe);
 	init_fail_start(c, &err, 127);

@@ -34,6 +34,22 @@ struct cell_create_req {
 	int (*on_namespaces)(void *arg, struct cell_err *err);
 	cell_hook_runner run_hooks;
 	void *arg;
+
+	/* Instead of exec'ing process.args, the guest's init runs this code in
+	 * the confinement it set up (a microVM's VMM).  NULL for containers. */
+	const struct cell_payload *payload;
+	void *payload_arg;
+	/* fds the payload needs, kept open in the guest's init (max 8) */
+	const int *payload_fds;
+	size_t n_payload_fds;
+};
+
+struct cell_payload {
+	/* In the new root, before the guest is "created"; an error fails create. */
+	int (*prepare)(void *arg, struct cell_err *err);
+	/* After start, with the process's identity, capabilities, rlimits and
+	 * seccomp filter applied; returns the init's exit status. */
+	int (*run)(void *arg);
 };
 
 /* A new process inside a running guest (cell exec). */
@@ -68,6 +84,9 @@ struct cell_driver {
 	/* The pids of the guest's processes (host namespace), NULL-ended. */
 	int (*pids)(pid_t pid, uint64_t pid_start, pid_t **out, size_t *n, struct cell_err *err);
 };
+
+/* runtime/vmguest.c: a microVM, its VMM confined by the container driver */
+extern const struct cell_driver cell_vm_driver;
 
 /* The driver of a guest kind as recorded in its state ("container"). */
 const struct cell_driver *cell_driver_for_kind(const char *kind, struct cell_err *err);

@@ -61,15 +61,16 @@ json_t *cell_features(void)
 		"SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
 		"supportedFlags", "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG",
 		"SECCOMP_FILTER_FLAG_SPEC_ALLOW", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"));
-	json_object_set_new(linux_, "cgroup", json_pack("{s:b, s:b, s:b, s:b, s:b}", "v1", 0, "v2", 0,
+	json_object_set_new(linux_, "cgroup", json_pack("{s:b, s:b, s:b, s:b, s:b}", "v1", 1, "v2", 1,
 							 "systemd", 0, "systemdUser", 0, "rdma", 0));
 	json_object_set_new(linux_, "apparmor", json_pack("{s:b}", "enabled", 0));
 	json_object_set_new(linux_, "selinux", json_pack("{s:b}", "enabled", 0));
 	json_object_set_new(linux_, "intelRdt", json_pack("{s:b}", "enabled", 0));
-	json_object_set_new(linux_, "mountExtensions", json_pack("{s:{s:b}}", "idmap", "enabled", 0));
+	json_object_set_new(linux_, "mountExtensions", json_pack("{s:{s:b}}", "idmap", "enabled", 1));
 	json_object_set_new(f, "linux", linux_);
-	json_object_set_new(f, "annotations", json_pack("{s:s, s:s}",
+	json_object_set_new(f, "annotations", json_pack("{s:s, s:s, s:s}",
 		"org.opencontainers.runc.checkpoint.enabled", "false",
+		"io.github.cell.microvm.enabled", "true",
 		"io.github.cell.version", CELL_VERSION));
 	return f;
 }

@@ -31,6 +31,11 @@ int cell_log_open(const char *path, const char *format, bool debug, struct cell_
 	return 0;
 }
 
+bool cell_log_debug_enabled(void)
+{
+	return log_debug;
+}
+
 void cell_log_close(void)
 {
 	if (log_fd >= 0)

@@ -689,6 +689,8 @@ int cell_spec_parse(const char *text, size_t len, const char *name, const char *
 		goto fail;
 	if (check_combinations(s, err) < 0)
 		goto fail;
+	if (s->vm && cell_spec_parse_vm(s, err) < 0)
+		goto fail;
 	*out = s;
 	return 0;
 fail:
@@ -766,6 +768,7 @@ void cell_spec_free(struct cell_spec *s)
 	json_decref(s->seccomp);
 	json_decref(s->sysctl);
 	cell_spec_free_kernel(s);
+	cell_spec_free_vm(s);
 	json_decref(s->vm);
 	json_decref(s->doc);
 	free(s);

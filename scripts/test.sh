@@ -87,8 +87,10 @@ fi
 
 if [[ -x tests/lab/run.sh ]]; then
 	# pure cgroup v2 and a real /dev/kvm: the lab's own tests, and the
-	# lifecycle and escape suites again on a v2 host
-	run_suite lab env CELL="$repo/build/cell" tests/lab/run.sh tests/lab/*.bats \
+	# lifecycle and escape suites again on a v2 host; microVMs (vm.bats
+	# through cell, vmm.bats through vmmrun, its ASan build booted once)
+	run_suite lab env CELL="$repo/build/cell" CELL_VMMRUN_SAN="$repo/build-san/tests/vmmrun" \
+		tests/lab/run.sh tests/lab/*.bats \
 		tests/integration/lifecycle.bats tests/integration/escape.bats
 fi
 finish

@@ -135,3 +135,51 @@ load helpers
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"--systemd-cgroup is not supported"* ]]
 }
+
+# microVM bundles: what can be checked without KVM (the lab boots them)
+vm_cfg() {
+	echo kernel >"$BUNDLE/vmlinuz"
+	jq -n '{ociVersion: "1.1.0", vm: {kernel: {path: "vmlinuz", parameters: ["console=ttyS0"]}}}' |
+		jq "$@" >"$BUNDLE/config.json"
+}
+
+@test "microVM bundles: bad sizes, hypervisor and image are one error naming the field" {
+	vm_cfg '.annotations."cell.vm.vcpus" = "65"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create 'config.json: annotations: cell.vm.vcpus: "65": expected 1..64'
+	vm_cfg '.annotations."cell.vm.memory" = "lots"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create 'annotations: cell.vm.memory: "lots": expected a size such as 256M'
+	vm_cfg '.annotations."cell.vm.memory" = "255M"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create 'cell.vm.memory: "255M": not a multiple of 2 MiB'
+	vm_cfg '.linux.resources.memory.limit = 33554432'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create "linux.resources.memory.limit: 33554432 leaves less than 16 MiB of guest RAM"
+	vm_cfg '.annotations."cell.vm.memory" = "256M" | .linux.resources.memory.limit = 268435456'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create "exceed linux.resources.memory.limit"
+	vm_cfg '.linux.resources.cpu.cpus = "0-"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create 'linux.resources.cpu.cpus: "0-": not a CPU list'
+	vm_cfg '.vm.hypervisor.path = "/usr/bin/qemu"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create "vm.hypervisor: cell is the hypervisor"
+	vm_cfg '.vm.image = {path: "disk.img", format: "raw"}'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create "vm.image: disk images need virtio-blk"
+	vm_cfg 'del(.vm.kernel.path)'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create "vm.kernel.path"
+	assert_clean
+}
+
+@test "microVM bundles: without /dev/kvm, create says so and leaves nothing" {
+	[ ! -e /dev/kvm ] || skip "this host has /dev/kvm (the lab covers it)"
+	vm_cfg .
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create "vm: /dev/kvm: KVM is not available on this host"
+	run cell run --bundle "$BUNDLE" v1
+	assert_one_error run "/dev/kvm"
+	assert_clean
+}

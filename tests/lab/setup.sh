@@ -133,7 +133,10 @@ INITRAMFS_MODULES=(virtio_pci 9pnet_virtio 9p overlay kvm_amd)
 # nested=1 is already the default on 6.x; stated so a kernel that changes the
 # default does not silently lose nested guests.  npt is used whenever the
 # (emulated) CPU has it, which selftest.bats checks.
-declare -A MODULE_PARAMS=([kvm_amd]="nested=1")
+# nx_huge_pages=never: no NX-recovery kernel thread per VM.  Before Linux
+# 6.13 that thread sits in the VMM's cgroup, where cgroup v2 can never report
+# it frozen, so `cell pause` of a microVM could not complete.
+declare -A MODULE_PARAMS=([kvm_amd]="nested=1" [kvm]="nx_huge_pages=never")
 
 # Prints the .ko paths (relative to lib/modules/$kver) of the given modules and
 # all their dependencies, dependencies first, from modules.dep.

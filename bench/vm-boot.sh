@@ -1,0 +1,125 @@
+#!/bin/bash
+# microVM boot benchmark: the same Debian kernel and initramfs booted to the
+# init's marker line by cell's VMM and by QEMU (-accel kvm), side by side in
+# one run; medians and the cell/QEMU ratio, plus the VMM's memory beyond
+# guest RAM.
+#
+# usage: bench/vm-boot.sh [N]        N boots per VMM and kernel (default 5)
+# Needs /dev/kvm.  Without it (our development machines) it runs itself inside
+# the nested lab (tests/lab/run.sh bench/vm-boot.bats), where KVM is real.
+# environment: CELL (default build/cell), QEMU (default qemu-system-x86_64)
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+runs=${1:-${CELL_BENCH_RUNS:-5}}
+cell=${CELL:-$here/build/cell}
+qemu=${QEMU:-$(command -v qemu-system-x86_64 || true)}
+
+die() { echo "vm-boot: $*" >&2; exit 1; }
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, not '$runs'"
+[[ -x $cell ]] || make -C "$here" >/dev/null
+if [[ ! -c /dev/kvm ]]; then
+	echo "vm-boot: no /dev/kvm here: running in the nested lab (TCG outside, KVM inside)" >&2
+	export CELL_BENCH_RUNS=$runs CELL
+	exec "$here/tests/lab/run.sh" "$here/bench/vm-boot.bats"
+fi
+[[ -n $qemu ]] || die "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
+
+# shellcheck disable=SC1091
+. "${CELL_LAB_CACHE:-/var/cache/cell-lab}/lab.env" 2>/dev/null ||
+	die "no lab kernel cache: run tests/lab/setup.sh first"
+work=$(mktemp -d)
+root=$work/state
+cleanup() {
+	for id in $("$cell" --root "$root" list -q 2>/dev/null); do
+		"$cell" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT INT TERM
+initrd=$work/initrd.cpio
+"$here/tests/lab/mkinitrd.sh" "$initrd" >/dev/null 2>&1 || die "mkinitrd.sh failed"
+mem=256
+params="console=ttyS0 panic=-1 quiet cell.status=0"
+
+now() { echo "${EPOCHREALTIME/,/.}"; }
+
+# to_marker CMD...: seconds from launch to the marker line on the console
+to_marker() {
+	local t0 t1 line
+	t0=$(now)
+	while IFS= read -r line; do
+		if [[ $line == *CELL-VM-MARKER* ]]; then
+			t1=$(now)
+			cat >/dev/null   # let the guest finish and power off
+			awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
+			return 0
+		fi
+	done < <("$@" 2>&1)
+	echo "no marker from: $*" >&2
+	return 1
+}
+
+cell_boot() {
+	local k=$1 b=$work/bundle
+	mkdir -p "$b"
+	jq -n --arg k "$k" --arg i "$initrd" --arg p "$params" --arg m "${mem}M" \
+		'{ociVersion: "1.1.0", vm: {kernel: {path: $k, initrd: $i, parameters: ($p | split(" "))}},
+		  annotations: {"cell.vm.vcpus": "1", "cell.vm.memory": $m}}' >"$b/config.json"
+	to_marker "$cell" --root "$root" run --bundle "$b" "bench$RANDOM$RANDOM"
+}
+
+qemu_boot() {
+	to_marker "$qemu" -accel kvm -cpu host -m "$mem" -smp 1 -nodefaults -nographic -no-reboot \
+		-serial stdio -kernel "$1" -initrd "$initrd" -append "$params"
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'; }
+
+declare -A times
+kernels=(bzimage)
+[[ -n ${LAB_VMLINUX:-} ]] && kernels+=(pvh)
+for kind in "${kernels[@]}"; do
+	k=$LAB_BZIMAGE
+	[[ $kind == pvh ]] && k=$LAB_VMLINUX
+	times[cell-$kind]= times[qemu-$kind]=
+	for ((i = 0; i < runs; i++)); do
+		# alternate the order so drift falls on both alike
+		if ((i % 2)); then
+			times[qemu-$kind]+="$(qemu_boot "$k") " times[cell-$kind]+="$(cell_boot "$k") "
+		else
+			times[cell-$kind]+="$(cell_boot "$k") " times[qemu-$kind]+="$(qemu_boot "$k") "
+		fi
+	done
+done
+
+printf '%-8s %-5s %10s %10s %7s   (seconds to the init marker, median of %d)\n' kernel "" cell qemu ratio "$runs"
+for kind in "${kernels[@]}"; do
+	c=$(tr ' ' '\n' <<<"${times[cell-$kind]}" | grep . | median)
+	q=$(tr ' ' '\n' <<<"${times[qemu-$kind]}" | grep . | median)
+	printf '%-8s %-5s %10s %10s %7s\n' "$kind" "" "$c" "$q" "$(awk -v a="$c" -v b="$q" 'BEGIN { printf "%.2f", a / b }')"
+	echo "  cell runs: ${times[cell-$kind]}"
+	echo "  qemu runs: ${times[qemu-$kind]}"
+done
+
+# The VMM's own memory: resident pages that are not guest RAM (the memfd is
+# RssShmem), sampled while a guest waits at its power button.
+b=$work/bundle
+params="console=ttyS0 panic=-1 quiet cell.wait=1"
+k=${LAB_VMLINUX:-$LAB_BZIMAGE}
+jq -n --arg k "$k" --arg i "$initrd" --arg p "$params" --arg m "${mem}M" \
+	'{ociVersion: "1.1.0", vm: {kernel: {path: $k, initrd: $i, parameters: ($p | split(" "))}},
+	  annotations: {"cell.vm.vcpus": "1", "cell.vm.memory": $m}}' >"$b/config.json"
+"$cell" --root "$root" run -d --bundle "$b" rss >"$work/console" 2>&1
+for i in $(seq 600); do
+	grep -q CELL-VM-MARKER "$work/console" && break
+	sleep 0.1
+done
+sleep 1
+pid=$("$cell" --root "$root" state rss | jq .pid)
+awk '/^(VmRSS|RssAnon|RssFile|RssShmem):/ { v[$1] = $2 }
+     END { printf "VMM memory beyond guest RAM: %.2f MiB (VmRSS %d KiB = anon %d + file %d + guest RAM touched %d)\n",
+	   (v["VmRSS:"] - v["RssShmem:"]) / 1024, v["VmRSS:"], v["RssAnon:"], v["RssFile:"], v["RssShmem:"] }' "/proc/$pid/status"
+"$cell" --root "$root" kill rss KILL
+"$cell" --root "$root" delete --force rss
+echo "targets: cell <= 0.60 x QEMU's time to the marker; VMM overhead <= 3 MiB"

@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# microVMs through the cell binary, in the lab (real /dev/kvm with nested
+# paging, pure cgroup v2): Debian's own kernel boots under cell's VMM with an
+# initramfs built here (tests/lab/mkinitrd.sh), as a guest of the runtime.
+# A nested guest takes ~10 s to boot under TCG: few tests, each proving
+# several things.
+
+load ../integration/helpers
+load ../integration/cgroups_lib
+
+setup_file() {
+	[ -c /dev/kvm ] || skip "no /dev/kvm"
+	# shellcheck disable=SC1091
+	. "${CELL_LAB_CACHE:-/var/cache/cell-lab}/lab.env"
+	export LAB_BZIMAGE LAB_VMLINUX
+	export INITRD=$BATS_FILE_TMPDIR/initrd.cpio
+	"$REPO/tests/lab/mkinitrd.sh" "$INITRD" --modules-from "$LAB_KERNEL_ROOT" "$LAB_KERNEL_VERSION" \
+		button evdev >&2
+}
+
+# vm_bundle KERNEL PARAM...: a microVM bundle in $VMB (no rootfs, no process)
+vm_bundle() {
+	local k=$1 p
+	shift
+	p=$(printf '%s\n' console=ttyS0 panic=-1 "$@" | jq -R . | jq -sc .)
+	VMB=$BATS_TEST_TMPDIR/vm
+	mkdir -p "$VMB"
+	jq -n --arg k "$k" --arg i "$INITRD" --argjson p "$p" \
+		'{ociVersion: "1.1.0", vm: {kernel: {path: $k, initrd: $i, parameters: $p}},
+		  annotations: {"cell.vm.vcpus": "2", "cell.vm.memory": "256M"}}' >"$VMB/config.json"
+}
+
+vmcfg() {
+	jq "$@" "$VMB/config.json" >"$VMB/config.json.new" && mv "$VMB/config.json.new" "$VMB/config.json"
+}
+
+# wait_line FILE PATTERN [SECONDS]
+wait_line() {
+	local i
+	for i in $(seq $((${3:-60} * 10))); do
+		grep -q -- "$2" "$1" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "no '$2' in $1:" >&2
+	tail -20 "$1" >&2
+	return 1
+}
+
+# wait_stopped ID SECONDS
+wait_stopped() {
+	local i
+	for i in $(seq $(($2 * 10))); do
+		[ "$(cell state "$1" | jq -r .status)" = stopped ] && return 0
+		sleep 0.1
+	done
+	echo "$1 is $(cell state "$1" | jq -r .status)" >&2
+	return 1
+}
+
+@test "vm: bzImage boots; the guest sees its vCPUs and RAM; run exits with its status; nothing left" {
+	vm_bundle "$LAB_BZIMAGE" cell.status=7
+	run timeout -k 5 120 "$CELL" --root "$ROOT" --debug run --bundle "$VMB" v1
+	echo "$output"
+	echo "status=$status"
+	[ "$status" -eq 7 ]
+	[[ $output == *CELL-VM-MARKER* ]]
+	[[ $output == *"CELL-VM cpus=2 "* ]]
+	[[ $output == *"cpuinfo_processors=2"* ]]
+	# 256 MiB of RAM, less what the kernel reserves for itself
+	kb=$(grep -o 'memtotal_kb=[0-9]*' <<<"$output" | cut -d= -f2)
+	[ "$kb" -gt 200000 ] && [ "$kb" -le 262144 ]
+	assert_clean
+}
+
+@test "vm: PVH entry of the ELF vmlinux; vCPUs and RAM sized from linux.resources" {
+	[ -n "$LAB_VMLINUX" ] || skip "no PVH-bootable vmlinux in the lab cache"
+	vm_bundle "$LAB_VMLINUX" cell.status=0
+	# 2 CPUs in the cpuset → 2 vCPUs; memory.limit 300 MiB → 276 MiB of RAM (VMM: 24 MiB)
+	vmcfg 'del(.annotations) | .linux.resources = {cpu: {cpus: "0-1"}, memory: {limit: 314572800}}'
+	run timeout -k 5 120 "$CELL" --root "$ROOT" --debug run --bundle "$VMB" v2
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ $output == *"CELL-VM cpus=2 "* ]]
+	[[ $output == *"276 MiB RAM"* ]]
+	[[ $output == *"two-level paging: yes"* ]]
+	kb=$(grep -o 'memtotal_kb=[0-9]*' <<<"$output" | cut -d= -f2)
+	[ "$kb" -gt 220000 ] && [ "$kb" -le 282624 ]
+}
+
+@test "vm: the VMM is confined like a container; kill TERM powers the guest off through ACPI" {
+	vm_bundle "$LAB_VMLINUX" cell.wait=1 cell.status=5
+	[ -n "$LAB_VMLINUX" ] || vm_bundle "$LAB_BZIMAGE" cell.wait=1 cell.status=5
+	out=$BATS_TEST_TMPDIR/console
+	cell create --bundle "$VMB" v3 >"$out" 2>&1
+	[ "$(cell state v3 | jq -r .status)" = created ]
+	pid=$(cell state v3 | jq .pid)
+	cell start v3
+	wait_line "$out" "waiting for power button" 90
+	st=/proc/$pid/status
+	grep -q '^CapEff:[[:space:]]*0000000000000000$' "$st"
+	grep -q '^CapBnd:[[:space:]]*0000000000000000$' "$st"
+	grep -q '^NoNewPrivs:[[:space:]]*1$' "$st"
+	grep -q '^Seccomp:[[:space:]]*2$' "$st"
+	# one thread per vCPU besides the main loop, every one in the guest's cgroup
+	[ "$(awk '/^Threads:/ { print $2 }' "$st")" -ge 3 ]
+	cg=$(cgpath v3)
+	for t in /proc/$pid/task/*; do
+		[ "$(cut -d: -f3 "$t/cgroup")" = "$cg" ]
+	done
+	grep -qx "$pid" "/sys/fs/cgroup$cg/cgroup.procs"
+	# its own namespaces, and /dev/kvm as the only device of its root
+	for ns in mnt pid net ipc uts; do
+		[ "$(stat -L -c %i "/proc/$pid/ns/$ns")" != "$(stat -L -c %i "/proc/self/ns/$ns")" ]
+	done
+	[ "$(ls "/proc/$pid/root/dev")" = kvm ]
+	[ "$(ls "/proc/$pid/root" | tr '\n' ' ')" = "dev " ]
+	cell kill v3 TERM
+	wait_line "$out" "CELL-VM power button" 60
+	wait_line "$out" "CELL-VM status=5" 30
+	wait_stopped v3 20
+	cell delete v3
+	cg_gone "$cg"
+	assert_clean
+}
+
+@test "vm: pause freezes the vCPUs, resume continues; kill KILL stops at once; delete leaves nothing" {
+	vm_bundle "$LAB_VMLINUX" cell.mode=tick
+	[ -n "$LAB_VMLINUX" ] || vm_bundle "$LAB_BZIMAGE" cell.mode=tick
+	out=$BATS_TEST_TMPDIR/console
+	cell run -d --bundle "$VMB" v4 >"$out" 2>&1
+	wait_line "$out" "CELL-VM tick 5" 90
+	cell pause v4
+	[ "$(cell state v4 | jq -r .status)" = paused ]
+	sleep 0.5
+	a=$(grep -c 'CELL-VM tick' "$out")
+	sleep 1.5
+	[ "$(grep -c 'CELL-VM tick' "$out")" -eq "$a" ]
+	cell resume v4
+	sleep 1.5
+	[ "$(grep -c 'CELL-VM tick' "$out")" -gt "$a" ]
+	cg=$(cgpath v4)
+	cell kill v4 KILL
+	wait_stopped v4 5
+	cell delete v4
+	cg_gone "$cg"
+	assert_clean
+}
+
+@test "vm: malformed kernels and sizes are refused at create, before any vCPU runs; nothing left" {
+	head -c 8192 "$LAB_BZIMAGE" >"$BATS_TEST_TMPDIR/truncated"
+	echo "not a kernel" >"$BATS_TEST_TMPDIR/text"
+	vm_bundle "$BATS_TEST_TMPDIR/truncated"
+	run cell create --bundle "$VMB" bad
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == "cell: create: "*vm.kernel.path* ]]
+	[ "$(wc -l <<<"$output")" -eq 1 ]
+	vm_bundle "$BATS_TEST_TMPDIR/text"
+	run cell create --bundle "$VMB" bad
+	[ "$status" -ne 0 ]
+	[[ $output == "cell: create: "*vm.kernel.path*"not a bzImage"* ]]
+	vm_bundle "$BATS_TEST_TMPDIR/nonexistent"
+	run cell create --bundle "$VMB" bad
+	[[ $output == "cell: create: "*"vm.kernel.path: $BATS_TEST_TMPDIR/nonexistent: No such file or directory"* ]]
+	# an initrd larger than the guest's RAM
+	vm_bundle "$LAB_BZIMAGE"
+	truncate -s 100M "$BATS_TEST_TMPDIR/big.cpio"
+	vmcfg --arg i "$BATS_TEST_TMPDIR/big.cpio" '.vm.kernel.initrd = $i | .annotations."cell.vm.memory" = "128M"'
+	run cell create --bundle "$VMB" bad
+	echo "$output"
+	[ "$status" -ne 0 ]
+	[[ $output == "cell: create: "*vm.kernel.initrd* ]]
+	vm_bundle "$LAB_BZIMAGE"
+	vmcfg '.annotations."cell.vm.vcpus" = "0"'
+	run cell create --bundle "$VMB" bad
+	[ "$output" = 'cell: create: config.json: annotations: cell.vm.vcpus: "0": expected 1..64' ]
+	assert_clean
+}
+
+@test "vm: the VMM's seccomp allow-list kills it on a forbidden call; run reports SIGSYS" {
+	vm_bundle "$LAB_BZIMAGE" cell.status=0
+	run env CELL_VMM_TEST_FORBIDDEN=1 timeout -k 5 60 "$CELL" --root "$ROOT" run --bundle "$VMB" v6
+	echo "$output"
+	[ "$status" -eq $((128 + 31)) ]
+	[[ $output != *CELL-VM-MARKER* ]]
+	assert_clean
+}
+
+@test "vm: one scheduling layer: cpu.weight 100 (container) and 400 (microVM) on one CPU split about 1:4" {
+	args sh -c 'while :; do :; done'
+	cfg '.linux.resources = {"cpu": {"cpus": "0"}, "unified": {"cpu.weight": "100"}}'
+	cell run -d --bundle "$BUNDLE" lo
+	vm_bundle "$LAB_VMLINUX" cell.mode=busy
+	[ -n "$LAB_VMLINUX" ] || vm_bundle "$LAB_BZIMAGE" cell.mode=busy
+	vmcfg 'del(.annotations) | .linux.resources = {"cpu": {"cpus": "0"}, "unified": {"cpu.weight": "400"}}'
+	out=$BATS_TEST_TMPDIR/console
+	cell run -d --bundle "$VMB" hi >"$out" 2>&1
+	wait_line "$out" "CELL-VM busy" 120
+	sleep 1
+	a0=$(cpu_ns "$(cgpath lo)") b0=$(cpu_ns "$(cgpath hi)")
+	sleep 4
+	a1=$(cpu_ns "$(cgpath lo)") b1=$(cpu_ns "$(cgpath hi)")
+	ratio=$(((b1 - b0) * 100 / (a1 - a0)))
+	echo "microVM/container = $ratio/100"
+	[ "$ratio" -ge 280 ] && [ "$ratio" -le 560 ]
+}
