@@ -70,7 +70,7 @@ cell_boot() {
 }
 
 qemu_boot() {
-	to_marker "$qemu" -accel kvm -cpu host -m "$mem" -smp 1 -nodefaults -nographic -no-reboot \
+	to_marker "$qemu" -accel kvm -cpu host -m "$mem" -smp 1 -nodefaults -display none -monitor none -no-reboot \
 		-serial stdio -kernel "$1" -initrd "$initrd" -append "$params"
 }
 
