@@ -186,10 +186,12 @@ for arg in $(cat /proc/cmdline); do
 	esac
 done
 
-# cell.mode=busy: spin forever (CPU share tests); tick: count on the console
+# cell.mode=busy: spin forever (CPU share tests); tick: count on the console;
+# echo: read one line from the console and print it back
 case $mode in
 busy) echo "CELL-VM busy"; while :; do :; done ;;
 tick) i=0; while :; do i=$((i + 1)); echo "CELL-VM tick $i"; sleep 0.1; done ;;
+echo) echo "CELL-VM ready for input"; read -r line; echo "CELL-VM got: $line" ;;
 esac
 
 if [ -n "$wait_button" ]; then

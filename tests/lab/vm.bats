@@ -123,6 +123,22 @@ wait_stopped() {
 	assert_clean
 }
 
+@test "vm: the serial console: stdin reaches the guest, its output comes back on stdout" {
+	vm_bundle "$LAB_VMLINUX" cell.mode=echo cell.status=9
+	[ -n "$LAB_VMLINUX" ] || vm_bundle "$LAB_BZIMAGE" cell.mode=echo cell.status=9
+	out=$BATS_TEST_TMPDIR/console
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	(timeout -k 5 120 "$CELL" --root "$ROOT" run --bundle "$VMB" v7 <"$BATS_TEST_TMPDIR/in" >"$out" 2>&1
+	 echo "exit=$?" >>"$out") 3>&- &
+	exec 4>"$BATS_TEST_TMPDIR/in"
+	wait_line "$out" "CELL-VM ready for input" 90
+	echo "hello from the host" >&4
+	exec 4>&-
+	wait_line "$out" "exit=" 60
+	grep -q "CELL-VM got: hello from the host" "$out"
+	grep -q "exit=9" "$out"
+}
+
 @test "vm: pause freezes the vCPUs, resume continues; kill KILL stops at once; delete leaves nothing" {
 	vm_bundle "$LAB_VMLINUX" cell.mode=tick
 	[ -n "$LAB_VMLINUX" ] || vm_bundle "$LAB_BZIMAGE" cell.mode=tick
