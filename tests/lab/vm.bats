@@ -128,8 +128,9 @@ wait_stopped() {
 	[ -n "$LAB_VMLINUX" ] || vm_bundle "$LAB_BZIMAGE" cell.mode=echo cell.status=9
 	out=$BATS_TEST_TMPDIR/console
 	mkfifo "$BATS_TEST_TMPDIR/in"
-	(timeout -k 5 120 "$CELL" --root "$ROOT" run --bundle "$VMB" v7 <"$BATS_TEST_TMPDIR/in" >"$out" 2>&1
-	 echo "exit=$?" >>"$out") 3>&- &
+	(rc=0
+	 timeout -k 5 120 "$CELL" --root "$ROOT" run --bundle "$VMB" v7 <"$BATS_TEST_TMPDIR/in" >"$out" 2>&1 || rc=$?
+	 echo "exit=$rc" >>"$out") 3>&- &
 	exec 4>"$BATS_TEST_TMPDIR/in"
 	wait_line "$out" "CELL-VM ready for input" 90
 	echo "hello from the host" >&4
