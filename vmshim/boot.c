@@ -8,6 +8,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,4 +620,47 @@ int vm_boot_setup_bsp(int vcpu_fd, const struct vm_boot *b, struct cell_err *err
 	if (ioctl(vcpu_fd, KVM_SET_REGS, &r) < 0)
 		return cell_err_set(err, errno, "KVM_SET_REGS");
 	return 0;
+}
+
+/* Whether the words of s before any "--" include one starting with key. */
+static bool has_param(const char *s, const char *key, const char **dashdash)
+{
+	size_t kl = strlen(key);
+
+	*dashdash = NULL;
+	while (*s) {
+		size_t n;
+		while (*s == ' ')
+			s++;
+		n = strcspn(s, " ");
+		if (n == 2 && !strncmp(s, "--", 2)) {
+			*dashdash = s;
+			return false;
+		}
+		if (n >= kl && !strncmp(s, key, kl))
+			return true;
+		s += n;
+	}
+	return false;
+}
+
+char *vm_cmdline_compose(const char *user)
+{
+	static const char add[] = "pci=off";
+	const char *dd;
+	char *out;
+
+	if (!user)
+		user = "";
+	if (has_param(user, "pci=", &dd))
+		return strdup(user);
+	if (!dd) {
+		if (asprintf(&out, "%s%s%s", user, *user ? " " : "", add) < 0)
+			return NULL;
+		return out;
+	}
+	/* "<before> pci=off -- <init's>" */
+	if (asprintf(&out, "%.*s%s %s", (int)(dd - user), user, add, dd) < 0)
+		return NULL;
+	return out;
 }

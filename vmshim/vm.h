@@ -94,6 +94,14 @@ struct vm_boot {
 	uint64_t boot_info;          /* rsi: zero page (bzImage), rbx: start_info (PVH) */
 };
 
+/* The kernel command line the guest gets: the user's, plus what describes
+ * this machine to the kernel unless the user said otherwise: "pci=off"
+ * (there is no PCI bus; it spares the kernel its probes of the PCI
+ * configuration ports, e.g. the brute-force AMD GART scans of 8,192
+ * reads each).  Additions go before a "--" (what follows it is init's).
+ * Returns a malloc'd string, NULL when out of memory. */
+char *vm_cmdline_compose(const char *user);
+
 /* Load the kernel (bzImage or PVH ELF, detected), the initrd and the
  * command line into guest memory, write the zero page or start_info with
  * the e820 map (rsdp = where acpi_build put the RSDP), the GDT and page

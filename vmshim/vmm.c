@@ -191,7 +191,7 @@ int vmm_prepare(const struct vmm_config *cfg, struct vmm **out, struct vmm_info 
 	atomic_init(&vm->exit_status, -1);
 	pthread_mutex_init(&vm->lock, NULL);
 	vm_bus_init(&vm->bus, cfg->event, cfg->event_arg);
-	vm->cmdline = strdup(cfg->cmdline ? cfg->cmdline : "");
+	vm->cmdline = vm_cmdline_compose(cfg->cmdline);
 	if (!vm->cmdline) {
 		vmm_destroy(vm);
 		return cell_err_set(err, ENOMEM, "vmm");

@@ -378,6 +378,34 @@ static void test_bzimage_cmdline(void **state)
 	mem_free(&m);
 }
 
+/* The command line the guest gets: pci=off added (no PCI bus), before any
+ * "--", unless the user set pci= themselves. */
+static void test_cmdline_compose(void **state)
+{
+	static const struct { const char *in, *out; } cases[] = {
+		{ "", "pci=off" },
+		{ "console=ttyS0 quiet", "console=ttyS0 quiet pci=off" },
+		{ "console=ttyS0 pci=noearly", "console=ttyS0 pci=noearly" },
+		{ "console=ttyS0 -- pci=x", "console=ttyS0 pci=off -- pci=x" },
+		{ "-- init-arg", "pci=off -- init-arg" },
+		{ "  a   b  ", "  a   b   pci=off" },
+		{ "nopci=1 xpci=2", "nopci=1 xpci=2 pci=off" },
+		{ "a --b", "a --b pci=off" },
+	};
+	char *s;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		s = vm_cmdline_compose(cases[i].in);
+		assert_non_null(s);
+		assert_string_equal(s, cases[i].out);
+		free(s);
+	}
+	s = vm_cmdline_compose(NULL);
+	assert_string_equal(s, "pci=off");
+	free(s);
+}
+
 static void test_e820(void **state)
 {
 	struct vm_mem m = mem_new(256 * MiB);
@@ -661,6 +689,7 @@ int main(void)
 		cmocka_unit_test(test_bzimage_initrd),
 		cmocka_unit_test(test_bzimage_refused),
 		cmocka_unit_test(test_bzimage_cmdline),
+		cmocka_unit_test(test_cmdline_compose),
 		cmocka_unit_test(test_e820),
 		cmocka_unit_test(test_pvh),
 		cmocka_unit_test(test_pvh_refused),
