@@ -28,6 +28,7 @@
 #include "../vmshim/vmm.h"
 
 #define VM_ROOT_DIR "vmroot"
+#define VM_MEM_DIR "/mem"     /* in the VMM's root: the tmpfs of guest RAM */
 
 struct vm_payload {
 	const struct cell_vm *vm;
@@ -70,7 +71,7 @@ static int vm_prepare(void *arg, struct cell_err *err)
 	struct vmm_config cfg = {
 		.kvm_path = "/dev/kvm", .kernel_fd = p->kernel_fd, .kernel_name = "vm.kernel.path",
 		.initrd_fd = p->initrd_fd, .cmdline = p->vm->cmdline, .vcpus = p->vm->vcpus,
-		.mem_bytes = p->vm->mem_bytes, .hugepages = p->vm->hugepages,
+		.mem_bytes = p->vm->mem_bytes, .hugepages = p->vm->hugepages, .mem_dir = VM_MEM_DIR,
 		.console_in = STDIN_FILENO, .console_out = STDOUT_FILENO,
 		.event = vm_event, .event_arg = p,
 		.debug = cell_log_debug_enabled() ? vm_debug : NULL,
@@ -125,6 +126,18 @@ static const char *kvm_tdp(void)
 	return "unknown";
 }
 
+/* Whether tmpfs can be mounted with huge= (transparent huge pages that
+ * the administrator has not denied). */
+static bool thp_tmpfs(void)
+{
+	char buf[128] = "";
+	_cleanup_close_ int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+		return false;
+	return !strstr(buf, "[deny]");
+}
+
 static int open_input(const char *path, const char *field, struct cell_err *err)
 {
 	struct stat st;
@@ -149,11 +162,11 @@ static int vm_create(const struct cell_create_req *req, pid_t *pid, struct cell_
 	struct vm_payload p = { .vm = vm, .kernel_fd = -1, .initrd_fd = -1, .events_fd = -1, .id = req->id };
 	struct cell_spec vs = *s;
 	struct cell_create_req vr = *req;
-	struct cell_mount mounts[2];
+	struct cell_mount mounts[3];
 	struct cell_device kvm;
 	char *no_args[] = { "cell-vmm", NULL }, *no_env[] = { NULL }, *no_caps[] = { NULL };
 	char link[64], root[PATH_MAX], dev_data[] = "mode=755,size=64k",
-	     pts_data[] = "newinstance,ptmxmode=0666,mode=0620";
+	     pts_data[] = "newinstance,ptmxmode=0666,mode=0620", mem_data[96];
 	int fds[3];
 	struct stat st;
 	ssize_t n;
@@ -195,7 +208,19 @@ static int vm_create(const struct cell_create_req *req, pid_t *pid, struct cell_
 	mounts[1] = (struct cell_mount){ .destination = "/dev/pts", .source = "devpts", .type = "devpts",
 					 .options = no_caps, .flags = MS_NOSUID | MS_NOEXEC, .data = pts_data };
 	vs.mounts = mounts;
-	vs.n_mounts = s->process.terminal ? 2 : 1;
+	vs.n_mounts = 1;
+	if (s->process.terminal)
+		mounts[vs.n_mounts++] = mounts[1];
+	/* guest RAM's own tmpfs: huge pages for the VMM's mapping, and so 2 MiB
+	 * pages in KVM's two-level tables (far fewer faults while the guest
+	 * first touches its memory); room for exactly the RAM file */
+	if (!vm->hugepages && thp_tmpfs()) {
+		snprintf(mem_data, sizeof(mem_data), "mode=0700,nr_inodes=8,size=%llu,huge=within_size",
+			 (unsigned long long)vm->mem_bytes);
+		mounts[vs.n_mounts++] = (struct cell_mount){
+			.destination = VM_MEM_DIR, .source = "tmpfs", .type = "tmpfs", .options = no_caps,
+			.flags = MS_NOSUID | MS_NODEV | MS_NOEXEC, .data = mem_data };
+	}
 	kvm = (struct cell_device){ .path = "/dev/kvm", .type = 'c', .major = major(st.st_rdev),
 				    .minor = minor(st.st_rdev), .mode = 0600, .uid = 0, .gid = 0 };
 	vs.devices = &kvm;

@@ -61,9 +61,12 @@ int vm_bus_exit_mmio(struct vm_bus *b, struct kvm_run *run);
 uint64_t vm_bus_unhandled(struct vm_bus *b);
 
 /* ---- guest RAM (mem.c) ---- */
-/* One memfd of size bytes (MFD_HUGETLB when huge), mapped once, split in
- * the low/high regions of vm.h's map. */
-int vm_mem_create(struct vm_mem *m, uint64_t size, bool huge, struct cell_err *err);
+/* One shmem file of size bytes, mapped once at a 2 MiB boundary, split in
+ * the low/high regions of vm.h's map: a hugetlb memfd when huge; else an
+ * unlinked file in dir (a huge=within_size tmpfs: transparent huge pages)
+ * when dir is set and takes one; else a plain memfd. */
+int vm_mem_create(struct vm_mem *m, uint64_t size, bool huge, const char *dir,
+		  struct cell_err *err);
 /* KVM_SET_USER_MEMORY_REGION, slot i for region i. */
 int vm_mem_register(const struct vm_mem *m, int vm_fd, struct cell_err *err);
 void vm_mem_free(struct vm_mem *m);

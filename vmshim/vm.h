@@ -63,8 +63,10 @@ struct vm_region {
 };
 
 struct vm_mem {
-	int memfd;
-	uint8_t *base;               /* one mapping of the whole memfd */
+	int memfd;                   /* the shmem file of RAM (memfd or tmpfs) */
+	const char *kind;            /* "hugetlb", "tmpfs-thp" or "memfd" */
+	uint8_t *base;               /* one mapping of the whole file, 2 MiB aligned */
+	size_t map_len;              /* the mapping, alignment slack included */
 	uint64_t size;               /* RAM bytes */
 	struct vm_region r[2];       /* low, high */
 	unsigned nr;

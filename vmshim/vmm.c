@@ -143,7 +143,7 @@ static int prepare(struct vmm *vm, struct cell_err *err)
 		return -1;
 	if (vm_kvm_open(vm, err) < 0)
 		return -1;
-	if (vm_mem_create(&vm->mem, cfg->mem_bytes, cfg->hugepages, err) < 0 ||
+	if (vm_mem_create(&vm->mem, cfg->mem_bytes, cfg->hugepages, cfg->mem_dir, err) < 0 ||
 	    vm_mem_register(&vm->mem, vm->vm_fd, err) < 0)
 		return -1;
 	if (vm_acpi_build(&vm->mem, cfg->vcpus, &vm->rsdp, err) < 0)
@@ -167,8 +167,8 @@ static int prepare(struct vmm *vm, struct cell_err *err)
 	vm->sig_fd = signalfd(-1, &vm->sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (vm->sig_fd < 0)
 		return cell_err_set(err, errno, "vmm: signalfd");
-	vmm_debug(vm, "vmm: %u vCPUs, %" PRIu64 " MiB, %s boot, entry 0x%" PRIx64, cfg->vcpus,
-		  cfg->mem_bytes >> 20, vm->boot.mode == VM_BOOT_PVH32 ? "PVH" : "bzImage",
+	vmm_debug(vm, "vmm: %u vCPUs, %" PRIu64 " MiB of RAM (%s), %s boot, entry 0x%" PRIx64,
+		  cfg->vcpus, cfg->mem_bytes >> 20, vm->mem.kind, vm->boot.mode == VM_BOOT_PVH32 ? "PVH" : "bzImage",
 		  vm->boot.entry);
 	return 0;
 }
@@ -206,6 +206,7 @@ int vmm_prepare(const struct vmm_config *cfg, struct vmm **out, struct vmm_info 
 		info->boot = vm->boot.mode == VM_BOOT_PVH32 ? "pvh" : "bzimage";
 		info->vcpus = cfg->vcpus;
 		info->mem_bytes = cfg->mem_bytes;
+		info->ram = vm->mem.kind;
 	}
 	*out = vm;
 	return 0;

@@ -24,6 +24,12 @@ struct vmm_config {
 	unsigned vcpus;            /* 1 .. VMM_MAX_VCPUS */
 	uint64_t mem_bytes;        /* guest RAM, a multiple of 2 MiB, >= 16 MiB */
 	bool hugepages;            /* back RAM with hugetlb pages (MFD_HUGETLB) */
+	/* A directory on a tmpfs mounted with huge=within_size (or always):
+	 * RAM is then an unlinked file there, which the kernel backs with
+	 * transparent huge pages, so KVM maps guest memory 2 MiB at a time.
+	 * NULL, or a directory where that fails: a plain memfd (4 KiB pages,
+	 * unless shmem_enabled says otherwise).  Either way one shmem file. */
+	const char *mem_dir;
 	int console_in;            /* serial input source (read), -1: none */
 	int console_out;           /* serial output sink (write) */
 	/* Security-relevant events (seccomp is the kernel's; these are the
@@ -47,6 +53,7 @@ struct vmm_info {
 	const char *boot;          /* "bzimage" or "pvh" */
 	unsigned vcpus;
 	uint64_t mem_bytes;
+	const char *ram;           /* "hugetlb", "tmpfs-thp" or "memfd" */
 };
 
 /* Open KVM, check its API version and capabilities, build the VM (RAM in

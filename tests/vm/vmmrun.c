@@ -2,7 +2,7 @@
  * (development and tests/lab/vmm.bats).
  *
  *   vmmrun --kernel K [--initrd I] [--cmdline S] [--vcpus N] [--mem MiB]
- *          [--hugepages] [--no-confine] [--debug]
+ *          [--hugepages] [--mem-dir DIR] [--no-confine] [--debug]
  *
  * Serial console on stdin/stdout, events and errors on stderr ("vmmrun:
  * <msg>"); exits with the guest's status (vmm_run's *status), 1 on a VMM
@@ -34,7 +34,7 @@ static void on_debug(void *arg, const char *msg)
 static void usage(void)
 {
 	fprintf(stderr, "usage: vmmrun --kernel K [--initrd I] [--cmdline S] [--vcpus N] "
-			"[--mem MiB] [--hugepages] [--no-confine] [--debug]\n");
+			"[--mem MiB] [--hugepages] [--mem-dir DIR] [--no-confine] [--debug]\n");
 	exit(2);
 }
 
@@ -59,6 +59,7 @@ int main(int argc, char **argv)
 		{ "vcpus", required_argument, NULL, 'n' },
 		{ "mem", required_argument, NULL, 'm' },
 		{ "hugepages", no_argument, NULL, 'H' },
+		{ "mem-dir", required_argument, NULL, 'D' },
 		{ "no-confine", no_argument, NULL, 'N' },
 		{ "debug", no_argument, NULL, 'd' },
 		{ NULL, 0, NULL, 0 },
@@ -89,6 +90,7 @@ int main(int argc, char **argv)
 		case 'n': cfg.vcpus = (unsigned)number(optarg, "--vcpus"); break;
 		case 'm': cfg.mem_bytes = (uint64_t)number(optarg, "--mem") << 20; break;
 		case 'H': cfg.hugepages = true; break;
+		case 'D': cfg.mem_dir = optarg; break;
 		case 'N': confine = false; break;
 		case 'd': cfg.debug = on_debug; break;
 		default: usage();
@@ -113,8 +115,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmmrun: %s\n", err.msg);
 		return 1;
 	}
-	fprintf(stderr, "vmmrun: prepared: boot %s, %u vCPUs, %" PRIu64 " MiB, tdp %s\n",
-		info.boot, info.vcpus, info.mem_bytes >> 20, info.tdp ? "yes" : "no");
+	fprintf(stderr, "vmmrun: prepared: boot %s, %u vCPUs, %" PRIu64 " MiB (%s), tdp %s\n",
+		info.boot, info.vcpus, info.mem_bytes >> 20, info.ram, info.tdp ? "yes" : "no");
 	if (confine && vmm_confine(vm, &err) < 0) {
 		fprintf(stderr, "vmmrun: %s\n", err.msg);
 		vmm_destroy(vm);
