@@ -83,6 +83,9 @@ struct cell_driver {
 	int (*exec)(const struct cell_exec_req *req, pid_t *pid, struct cell_err *err);
 	/* The pids of the guest's processes (host namespace), NULL-ended. */
 	int (*pids)(pid_t pid, uint64_t pid_start, pid_t **out, size_t *n, struct cell_err *err);
+	/* Optional: the machine a spec describes, for the state's "vm" object
+	 * (new reference; NULL for none). */
+	json_t *(*machine)(const struct cell_spec *spec);
 };
 
 /* runtime/vmguest.c: a microVM, its VMM confined by the container driver */

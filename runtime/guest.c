@@ -187,6 +187,7 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 	cell_time_rfc3339(st.created, sizeof(st.created));
 	st.owner = geteuid();
 	st.annotations = json_incref(spec->annotations);
+	st.vm = drv->machine ? drv->machine(spec) : NULL;
 	/* recorded before it exists, so delete --force finds it after a crash */
 	/* an unprivileged user has no cgroup to manage unless one was
 	 * delegated: with no limits to apply, the guest goes without */

@@ -193,6 +193,8 @@ json_t *cell_state_to_json(const struct cell_state *st, enum cell_status status)
 	json_object_set_new(o, "owner", json_string(st->owner == 0 ? "root" : ""));
 	json_object_set_new(o, "annotations",
 			    st->annotations ? json_incref(st->annotations) : json_object());
+	if (st->vm)
+		json_object_set(o, "vm", st->vm);
 	return o;
 }
 
@@ -213,6 +215,8 @@ int cell_state_write(struct cell_handle *h, const struct cell_state *st, struct 
 	json_object_set_new(o, "owner", json_integer(st->owner));
 	json_object_set(o, "annotations", st->annotations ? st->annotations : json_null());
 	json_object_set_new(o, "cgroupPath", json_string(st->cgroup ? st->cgroup : ""));
+	if (st->vm)
+		json_object_set(o, "vm", st->vm);
 	text = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (!text)
@@ -254,6 +258,8 @@ static int state_from_json(const char *text, const char *id, struct cell_state *
 	st->annotations = json_is_object(v) ? json_incref(v) : json_object();
 	if ((s = json_string_value(json_object_get(o, "cgroupPath"))) && *s)
 		st->cgroup = strdup(s);
+	v = json_object_get(o, "vm");
+	st->vm = json_is_object(v) ? json_incref(v) : NULL;
 	json_decref(o);
 	return 0;
 }
@@ -300,8 +306,9 @@ void cell_state_free(struct cell_state *st)
 	free(st->rootfs);
 	free(st->cgroup);
 	json_decref(st->annotations);
+	json_decref(st->vm);
 	st->bundle = st->rootfs = st->cgroup = NULL;
-	st->annotations = NULL;
+	st->annotations = st->vm = NULL;
 }
 
 enum cell_status cell_state_status(const struct cell_state *st)

@@ -30,6 +30,7 @@ struct cell_state {
 	uid_t owner;
 	json_t *annotations;         /* never NULL once loaded */
 	char *cgroup;                /* the guest's cgroup path; NULL or "" = none */
+	json_t *vm;                  /* a microVM's machine (vcpus, memory, paging); NULL otherwise */
 };
 
 /* An open, locked state directory. */

@@ -282,8 +282,22 @@ static int vm_pids(pid_t pid, uint64_t pid_start, pid_t **out, size_t *n, struct
 	return cell_container_driver.pids(pid, pid_start, out, n, err);
 }
 
+/* The state's "vm" object: the machine as created, and how KVM pages it. */
+static json_t *vm_machine(const struct cell_spec *s)
+{
+	const struct cell_vm *vm = s->vmcfg;
+	const char *tdp = kvm_tdp();
+
+	if (!vm)
+		return NULL;
+	return json_pack("{s:i, s:I, s:s, s:s?, s:b, s:s}", "vcpus", (int)vm->vcpus, "memoryBytes",
+			 (json_int_t)vm->mem_bytes, "kernel", vm->kernel_path, "initrd", vm->initrd_path,
+			 "hugepages", vm->hugepages, "twoLevelPaging", tdp);
+}
+
 const struct cell_driver cell_vm_driver = {
 	.kind = "vm",
+	.machine = vm_machine,
 	.create = vm_create,
 	.start = vm_start,
 	.kill = vm_kill,
