@@ -94,7 +94,7 @@ if [[ -x tests/lab/run.sh ]]; then
 	run_suite lab env CELL="$repo/build/cell" CELL_LAB_TIMEOUT=1800 \
 		tests/lab/run.sh tests/lab/selftest.bats tests/lab/cgroups.bats \
 		tests/integration/lifecycle.bats tests/integration/escape.bats
-	run_suite lab-vm env CELL="$repo/build/cell" CELL_VMMRUN_SAN="$repo/build-san/tests/vmmrun" \
+	run_suite lab-vm env CELL="$repo/build/cell" CELL_VMMRUN_SAN="$repo/build-san/tests/vmmrun" BATS_TEST_TIMEOUT=300 \
 		CELL_LAB_TIMEOUT=1800 tests/lab/run.sh tests/lab/vm.bats tests/lab/vmm.bats
 fi
 finish

@@ -1,6 +1,8 @@
 /* Test helper: the receiving end of --console-socket. Listens on PATH,
  * takes one terminal master, writes INPUT (if given) to it, and copies
- * what the container prints to stdout until the terminal closes. */
+ * what the container prints to stdout until the terminal closes.  With
+ * AFTER, INPUT is written once AFTER has appeared in that output (a guest
+ * that must be ready before it is typed to). */
 #define _GNU_SOURCE
 #include "../../runtime/fdpass.h"
 #include "../../runtime/util.h"
@@ -21,7 +23,7 @@ int main(int argc, char **argv)
 	ssize_t n;
 
 	if (argc < 2 || strlen(argv[1]) >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "usage: recvtty SOCKET [INPUT]\n");
+		fprintf(stderr, "usage: recvtty SOCKET [INPUT [AFTER]]\n");
 		return 2;
 	}
 	strcpy(sa.sun_path, argv[1]);
@@ -36,10 +38,34 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "recvtty: got %s\n", name);
-	if (argc > 2)
-		cell_write_all(master, argv[2], strlen(argv[2]));
+	const char *input = argc > 2 ? argv[2] : NULL, *after = argc > 3 ? argv[3] : NULL;
+	char seen[16384];
+	size_t nseen = 0;
+
+	if (input && !after) {
+		cell_write_all(master, input, strlen(input));
+		input = NULL;
+	}
 	/* EIO once every holder of the pty's slave side is gone */
-	while ((n = read(master, buf, sizeof(buf))) > 0)
+	while ((n = read(master, buf, sizeof(buf))) > 0) {
 		cell_write_all(STDOUT_FILENO, buf, n);
+		if (!input)
+			continue;
+		/* keep the tail of the output, long enough to hold AFTER */
+		size_t keep = strlen(after) < sizeof(buf) ? strlen(after) : sizeof(buf);
+		if (nseen + (size_t)n >= sizeof(seen)) {
+			size_t from = nseen > keep ? nseen - keep : 0;
+			memmove(seen, seen + from, nseen - from);
+			nseen -= from;
+		}
+		size_t take = (size_t)n < sizeof(seen) - 1 - nseen ? (size_t)n : sizeof(seen) - 1 - nseen;
+		memcpy(seen + nseen, buf + ((size_t)n - take), take);
+		nseen += take;
+		seen[nseen] = '\0';
+		if (memmem(seen, nseen, after, strlen(after))) {
+			cell_write_all(master, input, strlen(input));
+			input = NULL;
+		}
+	}
 	return 0;
 }

@@ -18,9 +18,11 @@
 #     (for Debian's kernel: button evdev), finds the "Power Button" input
 #     devices, prints "CELL-VM waiting for power button", blocks until one
 #     sends an event, then prints "CELL-VM power button";
+#   - with cell.dmesg=1: prints the kernel's log (boot profiling);
+#   - with cell.poke=N: writes a byte to I/O port N (decimal);
 #   - with cell.status=N (0-255): prints "CELL-VM status=N" and writes the
 #     byte N to I/O port 0x501 (VM_EXIT_PORT) through /dev/port;
-#   - powers off (poweroff -f).
+#   - powers off (poweroff -f), or with cell.reboot=1 reboots (reboot -f).
 #
 # Needs only bash, busybox (BUSYBOX, default /bin/busybox; static), cpio and
 # xz (for .ko.xz modules).  Run as root to get a /dev/console node; without
@@ -177,14 +179,25 @@ echo CELL-VM-MARKER
 echo "CELL-VM cpus=$(nproc) memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
 	"cpuinfo_processors=$(grep -c '^processor' /proc/cpuinfo)"
 
-wait_button= status= mode=
+wait_button= status= mode= poke= reboot=
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	cell.wait=1) wait_button=1 ;;
 	cell.status=*) status=${arg#cell.status=} ;;
 	cell.mode=*) mode=${arg#cell.mode=} ;;
+	cell.dmesg=1) dmesg ;;
+	cell.poke=*) poke=${arg#cell.poke=} ;;
+	cell.reboot=1) reboot=1 ;;
 	esac
 done
+
+# cell.poke=N: write one byte to I/O port N (decimal), which no device of
+# the machine may claim (the VMM's unhandled-I/O event)
+if [ -n "$poke" ]; then
+	printf '\0' | dd of=/dev/port bs=1 seek="$poke" conv=notrunc 2>/dev/null ||
+		echo "CELL-VM cannot write port $poke"
+	echo "CELL-VM poked port $poke"
+fi
 
 # cell.mode=busy: spin forever (CPU share tests); tick: count on the console;
 # echo: read one line from the console and print it back
@@ -241,6 +254,9 @@ if [ -n "$status" ]; then
 		;;
 	esac
 fi
+# cell.reboot=1: reboot instead of powering off (with reboot=t on the
+# command line, the kernel resets through a triple fault)
+[ -z "$reboot" ] || { echo "CELL-VM reboot"; reboot -f; }
 off
 EOF
 fi

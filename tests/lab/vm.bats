@@ -16,6 +16,9 @@ setup_file() {
 	export INITRD=$BATS_FILE_TMPDIR/initrd.cpio
 	"$REPO/tests/lab/mkinitrd.sh" "$INITRD" --modules-from "$LAB_KERNEL_ROOT" "$LAB_KERNEL_VERSION" \
 		button evdev >&2
+	# KVM's per-VM statistics (pages_2m); mounted before any test takes
+	# its snapshot of the mount table
+	mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 }
 
 # vm_bundle KERNEL PARAM...: a microVM bundle in $VMB (no rootfs, no process)
@@ -113,7 +116,13 @@ wait_stopped() {
 		[ "$(stat -L -c %i "/proc/$pid/ns/$ns")" != "$(stat -L -c %i "/proc/self/ns/$ns")" ]
 	done
 	[ "$(ls "/proc/$pid/root/dev")" = kvm ]
-	[ "$(ls "/proc/$pid/root" | tr '\n' ' ')" = "dev " ]
+	[ "$(ls "/proc/$pid/root" | tr '\n' ' ')" = "dev mem " ]
+	# guest RAM: one unlinked file on the VMM's huge-page tmpfs, mapped with
+	# 2 MiB pages by the VMM and so by KVM's two-level tables
+	grep -q ' /mem .*huge=within_size' "/proc/$pid/mountinfo"
+	[ "$(find "/proc/$pid/root/mem" -mindepth 1 | wc -l)" -eq 0 ]
+	[ "$(awk '/^ShmemPmdMapped:/ { print $2 }' "/proc/$pid/smaps_rollup")" -gt 0 ]
+	[ "$(cat /sys/kernel/debug/kvm/"$pid"-*/pages_2m)" -gt 0 ]
 	cell kill v3 TERM
 	wait_line "$out" "CELL-VM power button" 60
 	wait_line "$out" "CELL-VM status=5" 30
@@ -138,6 +147,30 @@ wait_stopped() {
 	wait_line "$out" "exit=" 60
 	grep -q "CELL-VM got: hello from the host" "$out"
 	grep -q "exit=9" "$out"
+}
+
+@test "vm: --console-socket: the guest's serial line is a terminal sent to the socket; what is typed reaches the guest" {
+	k=${LAB_VMLINUX:-$LAB_BZIMAGE}
+	vm_bundle "$k" cell.mode=echo cell.status=3
+	vmcfg '.process = {terminal: true, cwd: "/", args: ["vm"], user: {uid: 0, gid: 0}}'
+	sock=$BATS_TEST_TMPDIR/tty.sock
+	"$RECVTTY" "$sock" $'typed on the pty\n' "ready for input" >"$BATS_TEST_TMPDIR/tty.out" 2>"$BATS_TEST_TMPDIR/tty.err" &
+	recv=$!
+	for i in $(seq 50); do [ -S "$sock" ] && break; sleep 0.05; done
+	cell create --console-socket "$sock" --bundle "$VMB" v9 </dev/null >"$BATS_TEST_TMPDIR/create.out" 2>&1 ||
+		{ cat "$BATS_TEST_TMPDIR/create.out"; false; }
+	cell start v9
+	# recvtty ends when the VMM, the last holder of the terminal, is gone
+	timeout 120 tail --pid="$recv" -f /dev/null
+	cat "$BATS_TEST_TMPDIR/tty.err" "$BATS_TEST_TMPDIR/tty.out"
+	grep -q 'recvtty: got /dev/pts/' "$BATS_TEST_TMPDIR/tty.err"
+	grep -q 'CELL-VM got: typed on the pty' "$BATS_TEST_TMPDIR/tty.out"
+	grep -q 'CELL-VM status=3' "$BATS_TEST_TMPDIR/tty.out"
+	# nothing of the guest's went to create's own output
+	! grep -q CELL-VM "$BATS_TEST_TMPDIR/create.out"
+	wait_stopped v9 20
+	cell delete v9
+	assert_clean
 }
 
 @test "vm: pause freezes the vCPUs, resume continues; kill KILL stops at once; delete leaves nothing" {
@@ -194,12 +227,60 @@ wait_stopped() {
 	assert_clean
 }
 
-@test "vm: the VMM's seccomp allow-list kills it on a forbidden call; run reports SIGSYS" {
+# events_attach ID FILE: `cell events ID >FILE` in the background ($EV),
+# returned once it follows both the posted events and the kernel's log
+events_attach() {
+	local i
+	"$CELL" --root "$ROOT" events "$1" >"$2" 2>&1 &
+	EV=$!
+	for i in $(seq 100); do
+		ls -l "/proc/$EV/fd" 2>/dev/null | grep -q inotify &&
+			ls -l "/proc/$EV/fd" | grep -q /dev/kmsg && return 0
+		sleep 0.1
+	done
+	echo "cell events did not attach" >&2
+	return 1
+}
+
+@test "vm: the VMM's seccomp allow-list kills it on a forbidden call; run reports SIGSYS; cell events shows it" {
 	vm_bundle "$LAB_BZIMAGE" cell.status=0
 	run env CELL_VMM_TEST_FORBIDDEN=1 timeout -k 5 60 "$CELL" --root "$ROOT" run --bundle "$VMB" v6
 	echo "$output"
 	[ "$status" -eq $((128 + 31)) ]
 	[[ $output != *CELL-VM-MARKER* ]]
+	# the breach on the guest's event channel, as a container's would be
+	CELL_VMM_TEST_FORBIDDEN=1 cell create --bundle "$VMB" v6 >/dev/null 2>&1
+	events_attach v6 "$BATS_TEST_TMPDIR/events"
+	cell start v6
+	wait_stopped v6 20
+	timeout 20 tail --pid="$EV" -f /dev/null
+	cat "$BATS_TEST_TMPDIR/events"
+	jq -se 'any(.type == "seccomp" and .id == "v6" and .data.syscall == "socket" and .data.action == "SCMP_ACT_KILL_PROCESS")' \
+		"$BATS_TEST_TMPDIR/events"
+	cell delete v6
+	assert_clean
+}
+
+@test "vm: state shows the machine; KVM exits the VMM cannot handle reach cell events (unhandled port, triple fault)" {
+	# port 0x700 (1792) belongs to no device; reboot=t makes the guest's reset a triple fault
+	k=${LAB_VMLINUX:-$LAB_BZIMAGE}
+	vm_bundle "$k" reboot=t cell.poke=1792 cell.reboot=1
+	out=$BATS_TEST_TMPDIR/console
+	cell create --bundle "$VMB" v8 >"$out" 2>&1
+	cell state v8 | jq -e --arg k "$k" --arg i "$INITRD" '.status == "created" and .vm.vcpus == 2
+		and .vm.memoryBytes == 268435456 and .vm.twoLevelPaging == "yes" and .vm.hugepages == false
+		and .vm.kernel == $k and .vm.initrd == $i'
+	events_attach v8 "$BATS_TEST_TMPDIR/events"
+	cell start v8
+	wait_line "$out" "CELL-VM poked port 1792" 90
+	wait_line "$out" "CELL-VM reboot" 30
+	wait_stopped v8 30
+	timeout 20 tail --pid="$EV" -f /dev/null
+	cat "$BATS_TEST_TMPDIR/events"
+	jq -se 'any(.type == "vm-unhandled-io" and .id == "v8" and .data.space == "pio" and .data.addr == "0x700"
+		and .data.write == true and .data.len == 1)' "$BATS_TEST_TMPDIR/events"
+	jq -se 'any(.type == "vm-triple-fault" and .id == "v8" and (.data.rip | startswith("0x")))' "$BATS_TEST_TMPDIR/events"
+	cell delete v8
 	assert_clean
 }
 
