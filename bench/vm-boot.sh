@@ -20,7 +20,7 @@ die() { echo "vm-boot: $*" >&2; exit 1; }
 [[ -x $cell ]] || make -C "$here" >/dev/null
 if [[ ! -c /dev/kvm ]]; then
 	echo "vm-boot: no /dev/kvm here: running in the nested lab (TCG outside, KVM inside)" >&2
-	export CELL_BENCH_RUNS=$runs CELL
+	export CELL_BENCH_RUNS=$runs CELL CELL_LAB_TIMEOUT=${CELL_LAB_TIMEOUT:-2400}
 	exec "$here/tests/lab/run.sh" "$here/bench/vm-boot.bats"
 fi
 [[ -n $qemu ]] || die "qemu-system-x86_64 is not installed (apt-get install qemu-system-x86)"
@@ -44,7 +44,10 @@ params="console=ttyS0 panic=-1 quiet cell.status=0"
 
 now() { echo "${EPOCHREALTIME/,/.}"; }
 
-# to_marker CMD...: seconds from launch to the marker line on the console
+# to_marker CMD...: seconds from launch to the marker line on the console,
+# or "fail" when there is none within BOOT_TIMEOUT seconds (the boot is
+# killed then, and left out of the medians but counted)
+BOOT_TIMEOUT=${CELL_BENCH_BOOT_TIMEOUT:-180}
 to_marker() {
 	local t0 t1 line
 	t0=$(now)
@@ -55,9 +58,9 @@ to_marker() {
 			awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", b - a }'
 			return 0
 		fi
-	done < <("$@" 2>&1)
-	echo "no marker from: $*" >&2
-	return 1
+	done < <(timeout -k 5 "$BOOT_TIMEOUT" "$@" 2>&1)
+	echo "vm-boot: no marker within ${BOOT_TIMEOUT}s from: $*" >&2
+	echo fail
 }
 
 cell_boot() {
@@ -69,37 +72,57 @@ cell_boot() {
 	to_marker "$cell" --root "$root" run --bundle "$b" "bench$RANDOM$RANDOM"
 }
 
+# qemu_boot KERNEL [EXTRA-PARAMS]
 qemu_boot() {
 	to_marker "$qemu" -accel kvm -cpu host -m "$mem" -smp 1 -nodefaults -display none -monitor none -no-reboot \
-		-serial stdio -kernel "$1" -initrd "$initrd" -append "$params"
+		-serial stdio -kernel "$1" -initrd "$initrd" -append "$params${2:+ $2}"
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.3f", m }'; }
 
+# Three VMMs per kernel: cell; QEMU as it comes; and QEMU given the command
+# line cell's guest ends up with (cell adds pci=off: its machine has no PCI
+# bus), so that what the parameter alone is worth shows.
 declare -A times
+vmms=(cell qemu qemu-pcioff)
 kernels=(bzimage)
 [[ -n ${LAB_VMLINUX:-} ]] && kernels+=(pvh)
+boot() { # VMM KERNEL
+	case $1 in
+	cell) cell_boot "$2" ;;
+	qemu) qemu_boot "$2" ;;
+	qemu-pcioff) qemu_boot "$2" pci=off ;;
+	esac
+}
 for kind in "${kernels[@]}"; do
 	k=$LAB_BZIMAGE
 	[[ $kind == pvh ]] && k=$LAB_VMLINUX
-	times[cell-$kind]= times[qemu-$kind]=
+	for v in "${vmms[@]}"; do times[$v-$kind]=; done
 	for ((i = 0; i < runs; i++)); do
-		# alternate the order so drift falls on both alike
-		if ((i % 2)); then
-			times[qemu-$kind]+="$(qemu_boot "$k") " times[cell-$kind]+="$(cell_boot "$k") "
-		else
-			times[cell-$kind]+="$(cell_boot "$k") " times[qemu-$kind]+="$(qemu_boot "$k") "
-		fi
+		# rotate the order so drift falls on all alike
+		for ((j = 0; j < ${#vmms[@]}; j++)); do
+			v=${vmms[(i + j) % ${#vmms[@]}]}
+			t=$(boot "$v" "$k")
+			times[$v-$kind]+="$t "
+			echo "vm-boot: $kind $v run $((i + 1)): $t" >&2
+		done
 	done
 done
 
-printf '%-8s %-5s %10s %10s %7s   (seconds to the init marker, median of %d)\n' kernel "" cell qemu ratio "$runs"
+printf '%-8s %9s %9s %12s %9s %14s   (seconds to the init marker, median of %d)\n' \
+	kernel cell qemu qemu+pci=off cell/qemu cell/qemu+pcioff "$runs"
 for kind in "${kernels[@]}"; do
-	c=$(tr ' ' '\n' <<<"${times[cell-$kind]}" | grep . | median)
-	q=$(tr ' ' '\n' <<<"${times[qemu-$kind]}" | grep . | median)
-	printf '%-8s %-5s %10s %10s %7s\n' "$kind" "" "$c" "$q" "$(awk -v a="$c" -v b="$q" 'BEGIN { printf "%.2f", a / b }')"
-	echo "  cell runs: ${times[cell-$kind]}"
-	echo "  qemu runs: ${times[qemu-$kind]}"
+	c=$(tr ' ' '\n' <<<"${times[cell-$kind]}" | grep '^[0-9]' | median)
+	q=$(tr ' ' '\n' <<<"${times[qemu-$kind]}" | grep '^[0-9]' | median)
+	p=$(tr ' ' '\n' <<<"${times[qemu-pcioff-$kind]}" | grep '^[0-9]' | median)
+	printf '%-8s %9s %9s %12s %9s %14s\n' "$kind" "$c" "$q" "$p" \
+		"$(awk -v a="$c" -v b="$q" 'BEGIN { printf "%.2f", a / b }')" \
+		"$(awk -v a="$c" -v b="$p" 'BEGIN { printf "%.2f", a / b }')"
+	for v in "${vmms[@]}"; do
+		f=$(tr ' ' '\n' <<<"${times[$v-$kind]}" | grep -c '^fail$' || true)
+		[[ $f == 0 ]] && f=
+		echo "  $v runs: ${times[$v-$kind]}${f:+ ($f without a marker)}"
+	done
 done
 
 # The VMM's own memory: resident pages that are not guest RAM (the memfd is

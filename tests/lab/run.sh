@@ -14,6 +14,12 @@ LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 CACHE=${CELL_LAB_CACHE:-/var/cache/cell-lab}
 TIMEOUT=${CELL_LAB_TIMEOUT:-1200}
 MEM=${CELL_LAB_MEM:-4096}
+# One host thread for each vCPU (multi) or one for both (single).
+TCG_THREAD=${CELL_LAB_TCG_THREAD:-multi}
+case $TCG_THREAD in
+single | multi) ;;
+*) echo "cell-lab: CELL_LAB_TCG_THREAD must be single or multi" >&2; exit 2 ;;
+esac
 # pvh boots the extracted ELF vmlinux (faster under TCG), bzimage the packaged
 # vmlinuz; auto takes pvh when setup.sh could extract it.
 BOOT=${CELL_LAB_BOOT:-auto}
@@ -203,7 +209,7 @@ boot_lab() {
 		-nodefaults -no-user-config -display none -vga none -nic none
 		# TCG: the host has no /dev/kvm.  svm+npt make the emulated CPU offer
 		# AMD-V with nested paging, which kvm_amd inside the lab needs.
-		-accel tcg,thread=multi -cpu qemu64,+svm,+npt -smp 2 -m "$MEM"
+		-accel "tcg,thread=$TCG_THREAD" -cpu qemu64,+svm,+npt -smp 2 -m "$MEM"
 		-machine q35
 		-kernel "$kernel" -initrd "$LAB_INITRAMFS"
 		-append "$APPEND panic=1 rw"
