@@ -72,6 +72,7 @@ $(BUILD)/tests/probe: tests/integration/probe.c
 
 # the image unit tests write archives with libarchive themselves
 $(BUILD)/tests/test_images: LDLIBS += $(shell pkg-config --libs libarchive libcrypto libcurl)
+$(BUILD)/tests/test_vmboot: LDLIBS += $(shell pkg-config --libs libarchive)
 
 unit: $(UNIT_BINS) $(BUILD)/tests/recvtty $(BUILD)/tests/probe $(BUILD)/tests/seccompagent $(BUILD)/tests/vmmrun
 

@@ -1,6 +1,7 @@
 /* The lifecycle commands: create, start, run, kill, delete. */
 #define _GNU_SOURCE
 #include "cli.h"
+#include "../images/images.h"
 
 #include <getopt.h>
 #include <limits.h>
@@ -43,6 +44,12 @@ static int parse_uint(const char *s, int *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/* microVMs: bzImages unpacked into the image store (runtime.h) */
+static int vm_kernel(void *arg, int kernel_fd, const char *name, int *elf_fd, char **path, struct cell_err *err)
+{
+	return cell_image_kernel(arg ? arg : CELL_STORE_DEFAULT, kernel_fd, name, elf_fd, path, err);
 }
 
 struct image_opt {
@@ -99,6 +106,8 @@ static int parse_create(struct cli *g, int argc, char **argv, bool run, struct c
 	if (img->ref && cli_image_bundle(g, img->store, img->ref, *id, &img->bundle))
 		return 1;
 	o->bundle = img->bundle ? img->bundle : o->bundle;
+	o->vm_kernel = vm_kernel;
+	o->vm_kernel_arg = (void *)img->store;
 	return -1;
 }
 

@@ -35,8 +35,10 @@
 	X(archive_read_new) \
 	X(archive_read_next_header) \
 	X(archive_read_open_fd) \
+	X(archive_read_open_memory) \
 	X(archive_read_support_filter_bzip2) \
 	X(archive_read_support_filter_gzip) \
+	X(archive_read_support_filter_lzma) \
 	X(archive_read_support_filter_none) \
 	X(archive_read_support_filter_xz) \
 	X(archive_read_support_filter_zstd) \
@@ -119,10 +121,14 @@ const struct img_dl_crypto *img_dl_crypto(void);
 #define archive_read_next_header (img_dl_archive()->archive_read_next_header)
 #undef archive_read_open_fd
 #define archive_read_open_fd (img_dl_archive()->archive_read_open_fd)
+#undef archive_read_open_memory
+#define archive_read_open_memory (img_dl_archive()->archive_read_open_memory)
 #undef archive_read_support_filter_bzip2
 #define archive_read_support_filter_bzip2 (img_dl_archive()->archive_read_support_filter_bzip2)
 #undef archive_read_support_filter_gzip
 #define archive_read_support_filter_gzip (img_dl_archive()->archive_read_support_filter_gzip)
+#undef archive_read_support_filter_lzma
+#define archive_read_support_filter_lzma (img_dl_archive()->archive_read_support_filter_lzma)
 #undef archive_read_support_filter_none
 #define archive_read_support_filter_none (img_dl_archive()->archive_read_support_filter_none)
 #undef archive_read_support_filter_xz

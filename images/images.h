@@ -73,6 +73,16 @@ int cell_image_bundle_temp(const char *store, const char *ref, const char *id, c
  * temp_only, not one of cell_image_bundle_temp) is left alone. */
 int cell_image_bundle_release(const char *dir, bool temp_only, struct cell_err *err);
 
+/* A microVM's bzImage → the ELF vmlinux it carries, decompressed once and
+ * kept in STORE/kernels by the bzImage's sha256, so that the guest enters
+ * through PVH and skips decompressing itself.  Returns 1 with *elf_fd (a
+ * read-only fd of the cached vmlinux) and *path (caller frees); 0 when
+ * the kernel boots as it is (an ELF already, not a bzImage, a payload
+ * that is not a PVH vmlinux or in a format not read here); -1 when the
+ * store fails.  name: the kernel's field, for messages. */
+int cell_image_kernel(const char *store, int kernel_fd, const char *name, int *elf_fd, char **path,
+		      struct cell_err *err);
+
 /* "busybox" → "busybox:latest"; checks the characters. */
 int cell_image_ref_normalize(const char *in, char *out, size_t len, struct cell_err *err);
 

@@ -22,7 +22,7 @@
 #define OVERLAYFS_MAGIC 0x794c7630
 
 static const char *const store_dirs[] = { "blobs", "blobs/sha256", "layers", "layers/sha256",
-					  "refs", "bundles", "tmp" };
+					  "refs", "bundles", "tmp", "kernels" };
 
 int store_open(const char *path, int lock, struct store *s, struct cell_err *err)
 {
@@ -547,6 +547,8 @@ int store_gc(struct store *s, unsigned *removed, struct cell_err *err)
 	/* only under the exclusive lock: no import is using tmp/ now */
 	json_object_clear(g.live);
 	gc_dir(&g, "tmp", &n);
+	/* unpacked kernels are made again on demand; a VMM keeps its open fd */
+	gc_dir(&g, "kernels", &n);
 	json_decref(g.live);
 	if (removed)
 		*removed = n;

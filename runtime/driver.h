@@ -35,6 +35,13 @@ struct cell_create_req {
 	cell_hook_runner run_hooks;
 	void *arg;
 
+	/* microVMs: cell_create_opts.vm_kernel, and the state's "vm" object
+	 * (borrowed; the driver may add what it chose) */
+	int (*vm_kernel)(void *arg, int kernel_fd, const char *name, int *elf_fd, char **path,
+			 struct cell_err *err);
+	void *vm_kernel_arg;
+	json_t *machine;
+
 	/* Instead of exec'ing process.args, the guest's init runs this code in
 	 * the confinement it set up (a microVM's VMM).  NULL for containers. */
 	const struct cell_payload *payload;

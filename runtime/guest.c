@@ -213,6 +213,7 @@ static int create_with_console(const struct cell_ctx *ctx, const char *id,
 		.no_new_keyring = o->no_new_keyring, .on_pid = cb_on_pid,
 		.state_json = cb_state_json, .on_namespaces = cb_on_namespaces,
 		.run_hooks = cell_hooks_run, .arg = &cr,
+		.vm_kernel = o->vm_kernel, .vm_kernel_arg = o->vm_kernel_arg, .machine = st.vm,
 	};
 	if (drv->create(&req, &pid, err) < 0) {
 		if (cr.runtime_hooks_ran)

@@ -23,6 +23,12 @@ struct cell_create_opts {
 	bool no_pivot;
 	bool no_new_keyring;
 	bool detach;                 /* run only */
+	/* microVMs: a bzImage → the ELF vmlinux it carries, cached (cli/ sets
+	 * images/' cell_image_kernel; same contract).  NULL: kernels boot as
+	 * they are given. */
+	int (*vm_kernel)(void *arg, int kernel_fd, const char *name, int *elf_fd, char **path,
+			 struct cell_err *err);
+	void *vm_kernel_arg;
 };
 
 int cell_create(const struct cell_ctx *ctx, const char *id, const struct cell_create_opts *o,

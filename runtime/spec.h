@@ -200,6 +200,7 @@ struct cell_vm {
 	unsigned vcpus;
 	uint64_t mem_bytes;
 	bool hugepages;
+	bool unpack_kernel;          /* a bzImage boots as the vmlinux it carries (cell.vm.unpack-kernel) */
 };
 int cell_spec_parse_vm(struct cell_spec *s, struct cell_err *err);
 void cell_spec_free_vm(struct cell_spec *s);

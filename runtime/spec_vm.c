@@ -173,7 +173,7 @@ int cell_spec_parse_vm(struct cell_spec *s, struct cell_err *err)
 	const json_t *kernel = json_object_get(s->vm, "kernel");
 	const json_t *params = json_object_get(kernel, "parameters"), *v;
 	const char *initrd = json_string_value(json_object_get(kernel, "initrd"));
-	const char *hp = annotation(s, "cell.vm.hugepages");
+	const char *hp = annotation(s, "cell.vm.hugepages"), *up = annotation(s, "cell.vm.unpack-kernel");
 	struct cell_vm *vm;
 	size_t i, len = 1;
 
@@ -199,6 +199,9 @@ int cell_spec_parse_vm(struct cell_spec *s, struct cell_err *err)
 	if (hp && strcmp(hp, "true") && strcmp(hp, "false"))
 		return cell_err_set(err, 0, "annotations: cell.vm.hugepages: \"%s\": expected true or false", hp);
 	vm->hugepages = hp && !strcmp(hp, "true");
+	if (up && strcmp(up, "true") && strcmp(up, "false"))
+		return cell_err_set(err, 0, "annotations: cell.vm.unpack-kernel: \"%s\": expected true or false", up);
+	vm->unpack_kernel = !up || !strcmp(up, "true");
 	if (vm_vcpus(s, &vm->vcpus, err) < 0 || vm_memory(s, &vm->mem_bytes, err) < 0)
 		return -1;
 	return allow_kvm(s, err);

@@ -152,6 +152,34 @@ static int open_input(const char *path, const char *field, struct cell_err *err)
 	return fd;
 }
 
+/* A bzImage boots as the ELF vmlinux it carries, unpacked once into the
+ * image store (req->vm_kernel): through PVH, without the guest's own
+ * decompression.  The store failing costs only that: the bzImage boots.
+ * The state's "vm" object tells which. */
+static void choose_kernel(const struct cell_create_req *req, const struct cell_vm *vm, int *kernel_fd)
+{
+	struct cell_err uerr = { 0 };
+	struct vmm_kernel_kind k;
+	char *cached = NULL;
+	int elf = -1, r = 0;
+
+	if (vm->unpack_kernel && req->vm_kernel)
+		r = req->vm_kernel(req->vm_kernel_arg, *kernel_fd, "vm.kernel.path", &elf, &cached, &uerr);
+	if (r > 0) {
+		close(*kernel_fd);
+		*kernel_fd = elf;
+		cell_debug("vm %s: the bzImage boots through PVH as its vmlinux %s", req->id, cached);
+		if (req->machine)
+			json_object_set_new(req->machine, "unpackedKernel", json_string(cached));
+	} else if (r < 0) {
+		cell_debug("vm %s: the bzImage boots as it is: %s", req->id, uerr.msg);
+	}
+	free(cached);
+	/* how the guest is entered (the VMM checks the file in full) */
+	if (req->machine && vmm_kernel_probe(*kernel_fd, "vm.kernel.path", &k, &uerr) == 0)
+		json_object_set_new(req->machine, "boot", json_string(k.pvh ? "pvh" : "bzimage"));
+}
+
 static int vm_create(const struct cell_create_req *req, pid_t *pid, struct cell_err *err)
 {
 	const struct cell_spec *s = req->spec;
@@ -177,6 +205,7 @@ static int vm_create(const struct cell_create_req *req, pid_t *pid, struct cell_
 	if ((p.kernel_fd = open_input(vm->kernel_path, "vm.kernel.path", err)) < 0 ||
 	    (vm->initrd_path && (p.initrd_fd = open_input(vm->initrd_path, "vm.kernel.initrd", err)) < 0))
 		goto out;
+	choose_kernel(req, vm, &p.kernel_fd);
 	p.events_fd = openat(req->state_dirfd, CELL_EVENTS_FILE,
 			     O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (p.events_fd < 0) {

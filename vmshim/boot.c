@@ -209,19 +209,14 @@ static int load_initrd(struct vm_mem *m, int fd, uint64_t kernel_end, uint64_t t
 
 /* ---- bzImage ---- */
 
-static int load_bzimage(struct vm_mem *m, int fd, const char *name, uint64_t fsize,
-			const uint8_t *probe, size_t probe_len, int initrd_fd, const char *cmdline,
-			uint64_t rsdp, struct vm_boot *out, struct cell_err *err)
+/* The setup header of a bzImage (probe holds the file's first bytes, up
+ * to "HdrS" at least), checked for what a 64-bit direct boot needs. */
+static int bz_header(const uint8_t *probe, size_t probe_len, const char *name, struct bp_setup_header *out,
+		     uint64_t *out_end, struct cell_err *err)
 {
 	struct bp_setup_header h;
-	struct bp_boot_params *bp;
-	struct vm_e820 e820[BP_E820_MAX];
-	uint64_t setup_len, pm_len, hdr_end, run_start, kernel_end, top, rd_addr, rd_size;
-	unsigned setup_sects;
-	size_t ne, i;
-	void *dst;
+	uint64_t hdr_end;
 
-	/* the caller checked probe_len covers the header up to "HdrS" */
 	memset(&h, 0, sizeof(h));
 	hdr_end = 0x202 + (uint64_t)probe[0x201];
 	if (hdr_end > BP_SETUP_HDR_OFF + sizeof(h))
@@ -243,6 +238,25 @@ static int load_bzimage(struct vm_mem *m, int fd, const char *name, uint64_t fsi
 	if (!(h.loadflags & BP_LOADED_HIGH))
 		return cell_err_set(err, 0, "%s: a zImage (not loaded high) is not supported", name);
 
+	*out = h;
+	*out_end = hdr_end;
+	return 0;
+}
+
+static int load_bzimage(struct vm_mem *m, int fd, const char *name, uint64_t fsize,
+			const uint8_t *probe, size_t probe_len, int initrd_fd, const char *cmdline,
+			uint64_t rsdp, struct vm_boot *out, struct cell_err *err)
+{
+	struct bp_setup_header h;
+	struct bp_boot_params *bp;
+	struct vm_e820 e820[BP_E820_MAX];
+	uint64_t setup_len, pm_len, hdr_end, run_start, kernel_end, top, rd_addr, rd_size;
+	unsigned setup_sects;
+	size_t ne, i;
+	void *dst;
+
+	if (bz_header(probe, probe_len, name, &h, &hdr_end, err) < 0)
+		return -1;
 	setup_sects = h.setup_sects ? h.setup_sects : BP_SETUP_SECTS_DFLT;
 	setup_len = (uint64_t)(setup_sects + 1) * BP_SECTOR;
 	if (fsize <= setup_len)
@@ -391,21 +405,15 @@ static int pvh_scan(int fd, const char *name, uint64_t fsize, const Elf64_Phdr *
 	return 0;
 }
 
-static int load_pvh(struct vm_mem *m, int fd, const char *name, uint64_t fsize,
-		    const uint8_t *probe, size_t probe_len, int initrd_fd, const char *cmdline,
-		    uint64_t rsdp, struct vm_boot *out, struct cell_err *err)
+/* The headers of an ELF vmlinux with a PVH entry (probe: the file's first
+ * bytes): its program headers (*php, caller frees) and the entry. */
+static int pvh_headers(int fd, const char *name, uint64_t fsize, const uint8_t *probe, size_t probe_len,
+		       Elf64_Phdr **php, unsigned *phnum, uint64_t *entry_out, struct cell_err *err)
 {
 	Elf64_Ehdr eh;
-	Elf64_Phdr *ph = NULL;
-	struct vm_e820 e820[8];
-	struct pvh_start_info *si;
-	struct pvh_modlist_entry *mod;
-	struct pvh_memmap_entry *mm;
-	uint64_t entry = 0, kernel_end = 0, rd_addr, rd_size;
-	bool entry_loaded = false;
-	unsigned i, nload = 0;
-	size_t ne;
-	int r = -1;
+	Elf64_Phdr *ph;
+	uint64_t entry = 0;
+	int r;
 
 	if (probe_len < sizeof(eh))
 		return cell_err_set(err, 0, "%s: truncated in the ELF header", name);
@@ -427,20 +435,41 @@ static int load_pvh(struct vm_mem *m, int fd, const char *name, uint64_t fsize,
 	ph = calloc(eh.e_phnum, sizeof(*ph));
 	if (!ph)
 		return cell_err_set(err, ENOMEM, "%s: program headers", name);
-	if (file_read(fd, eh.e_phoff, ph, (uint64_t)eh.e_phnum * sizeof(*ph), name, err) < 0)
-		goto out;
-
-	r = pvh_scan(fd, name, fsize, ph, eh.e_phnum, &entry, err);
-	if (r < 0)
-		goto out;
-	r = -1;
-	if (entry == 0) {
-		cell_err_set(err, 0, "%s: an ELF vmlinux without a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); "
-			     "build the kernel with CONFIG_PVH or use a bzImage", name);
-		goto out;
+	r = file_read(fd, eh.e_phoff, ph, (uint64_t)eh.e_phnum * sizeof(*ph), name, err);
+	if (r == 0)
+		r = pvh_scan(fd, name, fsize, ph, eh.e_phnum, &entry, err);
+	if (r == 0 && entry == 0)
+		r = cell_err_set(err, 0, "%s: an ELF vmlinux without a PVH entry note (XEN_ELFNOTE_PHYS32_ENTRY); "
+				 "build the kernel with CONFIG_PVH or use a bzImage", name);
+	if (r < 0) {
+		free(ph);
+		return -1;
 	}
+	*php = ph;
+	*phnum = eh.e_phnum;
+	*entry_out = entry;
+	return 0;
+}
 
-	for (i = 0; i < eh.e_phnum; i++) {
+static int load_pvh(struct vm_mem *m, int fd, const char *name, uint64_t fsize,
+		    const uint8_t *probe, size_t probe_len, int initrd_fd, const char *cmdline,
+		    uint64_t rsdp, struct vm_boot *out, struct cell_err *err)
+{
+	Elf64_Phdr *ph = NULL;
+	struct vm_e820 e820[8];
+	struct pvh_start_info *si;
+	struct pvh_modlist_entry *mod;
+	struct pvh_memmap_entry *mm;
+	uint64_t entry = 0, kernel_end = 0, rd_addr, rd_size;
+	bool entry_loaded = false;
+	unsigned i, phnum = 0, nload = 0;
+	size_t ne;
+	int r = -1;
+
+	if (pvh_headers(fd, name, fsize, probe, probe_len, &ph, &phnum, &entry, err) < 0)
+		return -1;
+
+	for (i = 0; i < phnum; i++) {
 		const Elf64_Phdr *p = &ph[i];
 		uint8_t *dst;
 
@@ -523,6 +552,61 @@ out:
 	return r;
 }
 
+/* The first bytes of a kernel file and what it is: 1 an ELF, 2 a bzImage. */
+static int kernel_head(int fd, const char *name, uint8_t *probe, size_t *probe_len, uint64_t *fsize,
+		       struct cell_err *err)
+{
+	if (file_size(fd, name, fsize, err) < 0)
+		return -1;
+	*probe_len = *fsize < BOOT_PROBE_LEN ? (size_t)*fsize : BOOT_PROBE_LEN;
+	if (file_read(fd, 0, probe, *probe_len, name, err) < 0)
+		return -1;
+	if (*probe_len >= SELFMAG && memcmp(probe, ELFMAG, SELFMAG) == 0)
+		return 1;
+	if (*probe_len >= 0x206 && get16(probe + 0x1fe) == BP_BOOT_FLAG_MAGIC &&
+	    get32(probe + 0x202) == BP_HDRS_MAGIC)
+		return 2;
+	if (*fsize < 0x206)
+		return cell_err_set(err, 0, "%s: not a bzImage or an ELF vmlinux (%" PRIu64 " bytes)", name,
+				    *fsize);
+	return cell_err_set(err, 0, "%s: not a bzImage or an ELF vmlinux", name);
+}
+
+int vmm_kernel_probe(int fd, const char *name, struct vmm_kernel_kind *out, struct cell_err *err)
+{
+	uint8_t probe[BOOT_PROBE_LEN];
+	struct bp_setup_header h;
+	Elf64_Phdr *ph;
+	uint64_t fsize, hdr_end, entry, off;
+	size_t probe_len;
+	unsigned phnum;
+	int kind = kernel_head(fd, name, probe, &probe_len, &fsize, err);
+
+	memset(out, 0, sizeof(*out));
+	if (kind < 0)
+		return -1;
+	if (kind == 1) {
+		if (pvh_headers(fd, name, fsize, probe, probe_len, &ph, &phnum, &entry, err) < 0)
+			return -1;
+		free(ph);
+		out->pvh = true;
+		return 0;
+	}
+	if (bz_header(probe, probe_len, name, &h, &hdr_end, err) < 0)
+		return -1;
+	/* payload_offset counts from the protected-mode code, after the setup sectors */
+	off = (uint64_t)((h.setup_sects ? h.setup_sects : BP_SETUP_SECTS_DFLT) + 1) * BP_SECTOR +
+	      h.payload_offset;
+	if (hdr_end < 0x250 || h.payload_length == 0)
+		return 0;
+	if (off > fsize || h.payload_length > fsize - off)
+		return cell_err_set(err, 0, "%s: the compressed kernel (payload_offset/payload_length) "
+				    "lies outside the file", name);
+	out->payload_off = off;
+	out->payload_len = h.payload_length;
+	return 0;
+}
+
 int vm_boot_load(struct vm_mem *m, int kernel_fd, const char *kernel_name, int initrd_fd,
 		 const char *cmdline, uint64_t rsdp, struct vm_boot *out, struct cell_err *err)
 {
@@ -536,24 +620,13 @@ int vm_boot_load(struct vm_mem *m, int kernel_fd, const char *kernel_name, int i
 		kernel_name = "kernel";
 	if (!cmdline)
 		cmdline = "";
-	if (file_size(kernel_fd, kernel_name, &fsize, err) < 0)
-		return -1;
-	probe_len = fsize < sizeof(probe) ? (size_t)fsize : sizeof(probe);
-	if (file_read(kernel_fd, 0, probe, probe_len, kernel_name, err) < 0)
-		return -1;
-
-	if (probe_len >= SELFMAG && memcmp(probe, ELFMAG, SELFMAG) == 0)
+	r = kernel_head(kernel_fd, kernel_name, probe, &probe_len, &fsize, err);
+	if (r == 1)
 		r = load_pvh(m, kernel_fd, kernel_name, fsize, probe, probe_len, initrd_fd, cmdline,
 			     rsdp, &b, err);
-	else if (probe_len >= 0x206 && get16(probe + 0x1fe) == BP_BOOT_FLAG_MAGIC &&
-		 get32(probe + 0x202) == BP_HDRS_MAGIC)
+	else if (r == 2)
 		r = load_bzimage(m, kernel_fd, kernel_name, fsize, probe, probe_len, initrd_fd,
 				 cmdline, rsdp, &b, err);
-	else if (fsize < 0x206)
-		return cell_err_set(err, 0, "%s: not a bzImage or an ELF vmlinux (%" PRIu64 " bytes)",
-				    kernel_name, fsize);
-	else
-		return cell_err_set(err, 0, "%s: not a bzImage or an ELF vmlinux", kernel_name);
 	if (r < 0)
 		return -1;
 	if (write_gdt(m, err) < 0 || write_page_tables(m, err) < 0)

@@ -76,4 +76,13 @@ int vmm_run(struct vmm *vm, int *status, struct cell_err *err);
 
 void vmm_destroy(struct vmm *vm);
 
+/* What a kernel file is, from its headers (the checks the loader makes):
+ * a PVH ELF vmlinux, or a bzImage with where its compressed kernel lies in
+ * the file (payload_len 0: its header does not say). */
+struct vmm_kernel_kind {
+	bool pvh;
+	uint64_t payload_off, payload_len;
+};
+int vmm_kernel_probe(int fd, const char *name, struct vmm_kernel_kind *out, struct cell_err *err);
+
 #endif

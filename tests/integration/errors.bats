@@ -162,6 +162,12 @@ vm_cfg() {
 	vm_cfg '.linux.resources.cpu.cpus = "0-"'
 	run cell create --bundle "$BUNDLE" v1
 	assert_one_error create 'linux.resources.cpu.cpus: "0-": not a CPU list'
+	vm_cfg '.annotations."cell.vm.hugepages" = "yes"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create 'config.json: annotations: cell.vm.hugepages: "yes": expected true or false'
+	vm_cfg '.annotations."cell.vm.unpack-kernel" = "1"'
+	run cell create --bundle "$BUNDLE" v1
+	assert_one_error create 'config.json: annotations: cell.vm.unpack-kernel: "1": expected true or false'
 	vm_cfg '.vm.hypervisor.path = "/usr/bin/qemu"'
 	run cell create --bundle "$BUNDLE" v1
 	assert_one_error create "vm.hypervisor: cell is the hypervisor"

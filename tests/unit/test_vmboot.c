@@ -17,6 +17,13 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <sys/stat.h>
+
+#include "../../images/images.h"
 #include "../../vmshim/vm.h"
 
 #define MiB (1ULL << 20)
@@ -671,6 +678,215 @@ static void test_pvh_refused(void **state)
 	mem_free(&m);
 }
 
+/* ---- a bzImage's vmlinux, unpacked into the store (images/kernel.c) ---- */
+
+/* A bzImage (this file's setup header) whose payload is data compressed
+ * with filter, followed by the size trailer the kernel's build appends. */
+static size_t bz_packed(uint8_t *out, size_t cap, const void *data, size_t len, int filter, uint32_t trailer)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	struct bz b;
+	size_t used = 0;
+
+	assert_non_null(a);
+	assert_non_null(e);
+	bz_init(&b);
+	memcpy(out, b.img, SETUP_LEN);
+	assert_int_equal(archive_write_add_filter(a, filter), ARCHIVE_OK);
+	assert_int_equal(archive_write_set_format_raw(a), ARCHIVE_OK);
+	assert_int_equal(archive_write_open_memory(a, out + SETUP_LEN, cap - SETUP_LEN - 4, &used), ARCHIVE_OK);
+	archive_entry_set_pathname(e, "vmlinux.bin");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_size(e, (la_int64_t)len);
+	assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	assert_int_equal(archive_write_data(a, data, len), (la_ssize_t)len);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_entry_free(e);
+	archive_write_free(a);
+	wr32(out + SETUP_LEN + used, trailer);
+	wr32(out + 0x1f4, (uint32_t)((used + 4 + 15) / 16));  /* syssize */
+	wr32(out + 0x248, 0);                                  /* payload_offset */
+	wr32(out + 0x24c, (uint32_t)(used + 4));               /* payload_length */
+	return SETUP_LEN + used + 4;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void rm_rf(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* How many names in dir start with prefix. */
+static unsigned count_prefix(const char *dir, const char *prefix)
+{
+	char cmd[512], out[32] = "";
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A %s 2>/dev/null | grep -c '^%s'", dir, prefix);
+	f = popen(cmd, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(out, sizeof(out), f) ? out : NULL);
+	pclose(f);
+	return (unsigned)atoi(out);
+}
+
+static void assert_fd_holds(int fd, const void *want, size_t len)
+{
+	struct stat st;
+	uint8_t *got = malloc(len);
+
+	assert_non_null(got);
+	assert_int_equal(fstat(fd, &st), 0);
+	assert_int_equal(st.st_size, (off_t)len);
+	assert_int_equal(pread(fd, got, len, 0), (ssize_t)len);
+	assert_memory_equal(got, want, len);
+	free(got);
+	/* read-only: nobody holding it changes the cache */
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+}
+
+static void test_kernel_unpack(void **state)
+{
+	static uint8_t img[64 << 10];
+	char store[] = "/tmp/cell-kstore.XXXXXX", kdir[64], *path = NULL;
+	struct cell_err err = { 0 };
+	struct elf_img e;
+	int filters[] = { ARCHIVE_FILTER_XZ, ARCHIVE_FILTER_GZIP, ARCHIVE_FILTER_ZSTD, ARCHIVE_FILTER_BZIP2 };
+	int fd, elf = -1;
+	size_t len;
+
+	assert_non_null(mkdtemp(store));
+	snprintf(kdir, sizeof(kdir), "%s/kernels", store);
+	elf_init(&e, 8);
+	for (size_t i = 0; i < sizeof(filters) / sizeof(filters[0]); i++) {
+		len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), filters[i], sizeof(e.b));
+		fd = file_of(img, len);
+		assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 1);
+		assert_fd_holds(elf, e.b, sizeof(e.b));
+		assert_non_null(strstr(path, "/kernels/"));
+		assert_int_equal(strlen(strrchr(path, '/') + 1), 64);
+		close(elf);
+		/* again: from the store, the same file */
+		free(path);
+		assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 1);
+		assert_fd_holds(elf, e.b, sizeof(e.b));
+		close(elf);
+		free(path);
+		close(fd);
+		/* a file that changed in the last seconds gets no stat shortcut */
+		assert_int_equal(count_prefix(kdir, "stat-"), 0);
+	}
+	/* one vmlinux, four bzImages */
+	assert_int_equal(count_prefix(kdir, ""), 4);
+
+	/* the same bzImage changed in place: the new kernel, not the cached one */
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_XZ, sizeof(e.b));
+	fd = file_of(img, len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 1);
+	close(elf);
+	free(path);
+	e.b[LOAD_OFF + 5] ^= 0xff;
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_XZ, sizeof(e.b));
+	assert_int_equal(pwrite(fd, img, len, 0), (ssize_t)len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 1);
+	assert_fd_holds(elf, e.b, sizeof(e.b));
+	close(elf);
+	free(path);
+
+	/* two seconds on, the file's identity and times lead to its vmlinux */
+	sleep(2);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 1);
+	close(elf);
+	free(path);
+	assert_int_equal(count_prefix(kdir, "stat-"), 1);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 1);
+	assert_fd_holds(elf, e.b, sizeof(e.b));
+	close(elf);
+	free(path);
+	close(fd);
+	rm_rf(store);
+}
+
+static void test_kernel_unpack_refused(void **state)
+{
+	static uint8_t img[64 << 10];
+	char store[] = "/tmp/cell-kstore.XXXXXX", kdir[64], bad[160], *path = (char *)"x";
+	struct cell_err err = { 0 };
+	struct elf_img e;
+	int fd, elf = 7;
+	size_t len;
+
+	assert_non_null(mkdtemp(store));
+	snprintf(kdir, sizeof(kdir), "%s/kernels", store);
+
+	/* an ELF vmlinux boots as it is: the store is not even opened */
+	elf_init(&e, 8);
+	fd = file_of(e.b, sizeof(e.b));
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	assert_int_equal(elf, -1);
+	assert_null(path);
+	close(fd);
+	/* so is what is not a kernel (the VMM's loader says what is wrong) */
+	fd = file_of("hello", 5);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	close(fd);
+	assert_int_equal(count_prefix(store, ""), 0);
+
+	/* a payload that is no PVH vmlinux: remembered with the reason */
+	wr32(e.b + NOTE_OFF + 20 + 8, 17);
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_XZ, sizeof(e.b));
+	fd = file_of(img, len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	close(fd);
+	assert_int_equal(count_prefix(kdir, ""), 1);
+	snprintf(bad, sizeof(bad), "grep -q 'not an ELF vmlinux with a PVH entry' %s/*.bzimage", kdir);
+	assert_int_equal(system(bad), 0);
+
+	/* the size trailer disagrees with the data; damaged compressed data */
+	elf_init(&e, 8);
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_GZIP, sizeof(e.b) + 1);
+	fd = file_of(img, len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	close(fd);
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_GZIP, sizeof(e.b) - 1);
+	fd = file_of(img, len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	close(fd);
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_XZ, sizeof(e.b));
+	for (size_t i = SETUP_LEN + 40; i < SETUP_LEN + 80; i++)
+		img[i] ^= 0x5a;
+	fd = file_of(img, len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	close(fd);
+	/* a payload range outside the file */
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_XZ, sizeof(e.b));
+	wr32(img + 0x24c, (uint32_t)len);
+	fd = file_of(img, len);
+	assert_int_equal(cell_image_kernel(store, fd, KNAME, &elf, &path, &err), 0);
+	close(fd);
+	assert_int_equal(count_prefix(kdir, "stat-"), 0);
+	assert_int_equal(elf, -1);
+	assert_null(path);
+
+	/* a store that cannot be made: an error naming it */
+	len = bz_packed(img, sizeof(img), e.b, sizeof(e.b), ARCHIVE_FILTER_XZ, sizeof(e.b));
+	fd = file_of(img, len);
+	snprintf(bad, sizeof(bad), "%s/kernels/x", store);
+	close(open(bad, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+	strcat(bad, "/store");
+	assert_int_equal(cell_image_kernel(bad, fd, KNAME, &elf, &path, &err), -1);
+	assert_non_null(strstr(err.msg, "store "));
+	assert_int_equal(err.errnum, ENOTDIR);
+	close(fd);
+	rm_rf(store);
+}
+
 static void test_setup_bsp_needs_kvm(void **state)
 {
 	struct vm_boot b = { VM_BOOT_BZIMAGE64, 0x100200, VM_ZERO_PAGE_ADDR };
@@ -693,6 +909,8 @@ int main(void)
 		cmocka_unit_test(test_e820),
 		cmocka_unit_test(test_pvh),
 		cmocka_unit_test(test_pvh_refused),
+		cmocka_unit_test(test_kernel_unpack),
+		cmocka_unit_test(test_kernel_unpack_refused),
 		cmocka_unit_test(test_setup_bsp_needs_kvm),
 	};
 
