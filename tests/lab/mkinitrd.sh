@@ -14,6 +14,9 @@
 # The default /init (busybox sh):
 #   - mounts proc, sysfs, devtmpfs and prints "CELL-VM-MARKER";
 #   - prints "CELL-VM cpus=N memtotal_kb=N cpuinfo_processors=N";
+#   - prints "CELL-VM loader=XX": boot_params' type_of_loader: b0 when the
+#     kernel was entered through PVH (off Xen, its PVH code names QEMU, 0xb),
+#     ff from cell's bzImage loader ("undefined");
 #   - with cell.wait=1 on the kernel command line: loads /modules.order
 #     (for Debian's kernel: button evdev), finds the "Power Button" input
 #     devices, prints "CELL-VM waiting for power button", blocks until one
@@ -178,6 +181,7 @@ off() {
 echo CELL-VM-MARKER
 echo "CELL-VM cpus=$(nproc) memtotal_kb=$(awk '/^MemTotal:/ { print $2 }' /proc/meminfo)" \
 	"cpuinfo_processors=$(grep -c '^processor' /proc/cpuinfo)"
+echo "CELL-VM loader=$(od -An -tx1 -j528 -N1 /sys/kernel/boot_params/data | tr -d ' ')"
 
 wait_button= status= mode= poke= reboot=
 for arg in $(cat /proc/cmdline); do
