@@ -218,6 +218,8 @@ boot_lab() {
 		# The kernel console, kept for diagnostics; append=on so that, as the
 		# caller's stderr, it is not truncated.
 		-chardev "file,id=console,path=$CONSOLE,append=on" -serial chardev:console
+		# the human monitor, for a look at a lab that stopped (README)
+		-monitor "unix:$RUNDIR/monitor.sock,server=on,wait=off"
 		-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap"
 		-virtfs "local,path=$RUNDIR,mount_tag=cellrun,security_model=none,multidevs=remap"
 	)
