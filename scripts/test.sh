@@ -51,7 +51,9 @@ report() {
 # livelock with nested SVM (both emulated CPUs spin on its locks; seen with
 # QEMU and with cell as the nested VMM, see tests/lab/README.md): the lab
 # then hangs until run.sh's time limit.  Such a run is reported and made once
-# more; only the second counts.  Test failures are never retried.
+# more; only the second counts.  Test failures are never retried.  A lab
+# whose results stop for CELL_LAB_STALL seconds counts as hung at once
+# (every microVM test has a 300 s limit of its own).
 run_lab() {
 	local name=$1 rc
 	shift
@@ -120,10 +122,10 @@ if [[ -x tests/lab/run.sh ]]; then
 	# through cell, vmm.bats through vmmrun, its ASan build booted once)
 	# Two labs, each with its own time budget: nested guests boot in ~10 s
 	# under TCG, and the microVM suites alone take ~6 minutes.
-	run_lab lab env CELL="$repo/build/cell" CELL_LAB_TIMEOUT=1200 \
+	run_lab lab env CELL="$repo/build/cell" CELL_LAB_TIMEOUT=1200 CELL_LAB_STALL=420 \
 		tests/lab/run.sh tests/lab/selftest.bats tests/lab/cgroups.bats \
 		tests/integration/lifecycle.bats tests/integration/escape.bats
 	run_lab lab-vm env CELL="$repo/build/cell" CELL_VMMRUN_SAN="$repo/build-san/tests/vmmrun" BATS_TEST_TIMEOUT=300 \
-		CELL_LAB_TIMEOUT=1200 tests/lab/run.sh tests/lab/vm.bats tests/lab/vmm.bats
+		CELL_LAB_TIMEOUT=1200 CELL_LAB_STALL=420 tests/lab/run.sh tests/lab/vm.bats tests/lab/vmm.bats
 fi
 finish

@@ -16,6 +16,9 @@ TIMEOUT=${CELL_LAB_TIMEOUT:-1200}
 MEM=${CELL_LAB_MEM:-4096}
 # One host thread for each vCPU (multi) or one for both (single).
 TCG_THREAD=${CELL_LAB_TCG_THREAD:-multi}
+# seconds without a new line on the result channel after which the lab
+# counts as hung (QEMU's TCG livelock, README): 0 waits for TIMEOUT only
+STALL=${CELL_LAB_STALL:-600}
 case $TCG_THREAD in
 single | multi) ;;
 *) echo "cell-lab: CELL_LAB_TCG_THREAD must be single or multi" >&2; exit 2 ;;
@@ -196,6 +199,27 @@ filter() {
 	done
 }
 
+# stall_watch: while qemu ($QEMU_PID) runs, stop it when the result channel
+# has been silent for STALL seconds; first ask its monitor where the
+# emulated CPUs are, for tests/lab/README.md's known problem.
+stall_watch() {
+	local age
+	while kill -0 "$QEMU_PID" 2>/dev/null; do
+		sleep 5
+		age=$(($(date +%s) - $(stat -c %Y "$RESULTS")))
+		[ "$age" -ge "$STALL" ] || continue
+		echo "$age" >"$RUNDIR/stalled"
+		{
+			echo "info cpus"
+			sleep 1
+			echo "info registers -a"
+			sleep 2
+		} | timeout 10 socat - "UNIX-CONNECT:$RUNDIR/monitor.sock" >"$RUNDIR/stall-registers.txt" 2>&1
+		kill "$QEMU_PID" 2>/dev/null
+		return 0
+	done
+}
+
 # Boots the lab once with the kernel image $1 and follows the result channel
 # until qemu has exited; sets QEMU_START, QEMU_RC and END.
 boot_lab() {
@@ -233,12 +257,18 @@ boot_lab() {
 	# timeout signals only its child, the qemu started here; -k escalates to KILL.
 	timeout -k 10 "$remaining" "${qemu[@]}" </dev/null >&2 &
 	QEMU_PID=$!
+	local watch=
+	if [ "$STALL" -gt 0 ]; then
+		stall_watch &
+		watch=$!
+	fi
 	# tail ends by itself once qemu has exited and the last lines are read.  In
 	# the background so that `wait` lets a signal to run.sh through at once.
 	tail -n +1 -s 0.1 --pid="$QEMU_PID" -f "$RESULTS" | filter &
 	wait $!
 	QEMU_RC=0
 	wait "$QEMU_PID" || QEMU_RC=$?
+	[ -z "$watch" ] || kill "$watch" 2>/dev/null || true
 	QEMU_PID=
 	END=$(now)
 }
@@ -255,7 +285,7 @@ fi
 
 boot_lab "$KERNEL"
 if [ "$BOOT" = auto ] && [ "$BOOT_KIND" = pvh ] && ! grep -q '^STAGE1' "$STATUS" &&
-	[ "$QEMU_RC" != 124 ] && [ "$QEMU_RC" != 137 ]; then
+	[ "$QEMU_RC" != 124 ] && [ "$QEMU_RC" != 137 ] && [ ! -s "$RUNDIR/stalled" ]; then
 	log "the PVH boot did not reach stage 1; trying the bzImage"
 	BOOT_KIND=bzimage
 	boot_lab "$LAB_BZIMAGE"
@@ -292,6 +322,8 @@ fi
 # a harness that only counts results still sees the failure.
 if [ -n "$error" ]; then
 	reason=$error
+elif [ -s "$RUNDIR/stalled" ]; then
+	reason="timed out: no result for $(cat "$RUNDIR/stalled") s, the lab stalled (its CPUs: $RUNDIR/stall-registers.txt)"
 elif [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then
 	reason="timed out after ${TIMEOUT} s"
 elif [ -z "$begin" ]; then
@@ -303,6 +335,11 @@ log "lab broke: $reason"
 if [ "$CONSOLE" != /dev/stderr ] && [ -s "$CONSOLE" ]; then
 	log "last lines of the guest console:"
 	tail -n 40 "$CONSOLE" | tr -d '\r' | sed 's/^/cell-lab console: /' >&2
+fi
+if [ -s "$RUNDIR/stall-registers.txt" ]; then
+	log "where the lab's CPUs were:"
+	grep -aE 'CPU #|thread_id|RIP=|CR0=|EFER=' "$RUNDIR/stall-registers.txt" | tr -d '\r' |
+		sed 's/^/cell-lab cpus: /' >&2
 fi
 [ -n "$plan" ] || echo "1..$((results + 1))"
 echo "not ok $((results + 1)) cell-lab: $reason"
