@@ -19,7 +19,8 @@ static const char create_usage[] =
 	"      --no-pivot          chroot instead of pivot_root (rootfs on ramfs)\n"
 	"      --no-new-keyring    keep the caller's session keyring\n"
 	"      --image REF         bundle from a stored image (overlay rootfs, no copy)\n"
-	"      --store DIR         image store for --image (default /var/lib/cell)\n";
+	"      --store DIR         image store for --image and for microVM kernels unpacked\n"
+	"                          from bzImages (default /var/lib/cell)\n";
 
 static const char run_usage[] =
 	"usage: cell run [options] ID\n\n"
@@ -33,7 +34,8 @@ static const char run_usage[] =
 	"      --no-pivot          chroot instead of pivot_root\n"
 	"      --no-new-keyring    keep the caller's session keyring\n"
 	"      --image REF         bundle from a stored image (overlay rootfs, no copy)\n"
-	"      --store DIR         image store for --image (default /var/lib/cell)\n";
+	"      --store DIR         image store for --image and for microVM kernels unpacked\n"
+	"                          from bzImages (default /var/lib/cell)\n";
 
 static int parse_uint(const char *s, int *out)
 {
