@@ -50,24 +50,25 @@ report() {
 # run_lab NAME CMD...: a lab suite (tests/lab/run.sh).  QEMU 7.2's TCG can
 # livelock with nested SVM (both emulated CPUs spin on its locks; seen with
 # QEMU and with cell as the nested VMM, see tests/lab/README.md): the lab
-# then hangs until run.sh's time limit.  Such a run is reported and made once
-# more; only the second counts.  Test failures are never retried.  A lab
-# whose results stop for CELL_LAB_STALL seconds counts as hung at once
-# (every microVM test has a 300 s limit of its own).
+# then hangs until run.sh's time limit.  Such a run is reported and made
+# again, at most twice; only the last counts.  Test failures are never
+# retried.  A lab whose results stop for CELL_LAB_STALL seconds counts as
+# hung at once (every microVM test has a 300 s limit of its own).
 run_lab() {
-	local name=$1 rc
+	local name=$1 rc try
 	shift
 	echo "# --- $name"
-	"$@" >"$log/$name.tap" 2>"$log/$name.err"
-	rc=$?
-	if grep -q '^not ok .*cell-lab: timed out' "$log/$name.tap"; then
-		echo "# the lab hung (no result within its time limit); its TAP so far:"
-		sed 's/^/#   /' "$log/$name.tap"
-		tail -n 5 "$log/$name.err" | sed 's/^/#   /'
-		echo "# --- $name, once more"
+	for try in 1 2 3; do
+		if [ "$try" -gt 1 ]; then
+			echo "# the lab hung (no result within its time limit); its TAP so far:"
+			sed 's/^/#   /' "$log/$name.tap"
+			tail -n 12 "$log/$name.err" | sed 's/^/#   /'
+			echo "# --- $name, again (run $try)"
+		fi
 		"$@" >"$log/$name.tap" 2>"$log/$name.err"
 		rc=$?
-	fi
+		grep -q '^not ok .*cell-lab: timed out' "$log/$name.tap" || break
+	done
 	report "$name" "$rc"
 }
 
