@@ -280,7 +280,8 @@ if [ "${CELL_LAB_VERBOSE:-0}" = 1 ]; then
 	CONSOLE=/dev/stderr
 	APPEND="console=ttyS0 loglevel=6"
 else
-	APPEND="console=ttyS0 quiet loglevel=0"
+	# errors and worse only: a lab kernel that panics says why
+	APPEND="console=ttyS0 quiet loglevel=4"
 fi
 
 boot_lab "$KERNEL"
